@@ -1,0 +1,79 @@
+# NodeSpace Lab: the developer front door. `make help` lists every target.
+# Targets are documented with a trailing `## ` comment; variables with a `##v ` line.
+
+.DEFAULT_GOAL := help
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+
+VENV := .venv
+BIN := $(VENV)/bin
+# Lives inside the venv so that `make clean` or a deleted venv forces a reinstall.
+STAMP := $(VENV)/.installed
+
+##v PYTHON       interpreter used to create .venv (default: python3)
+PYTHON ?= python3
+##v KB           knowledge base opened by `make lab` (default: ./sample-kb)
+KB ?= $(CURDIR)/sample-kb
+##v LAB_ARGS     extra flags for `jupyter lab`, e.g. LAB_ARGS="--no-browser --port 8899"
+LAB_ARGS ?=
+##v PYTEST_ARGS  arguments for pytest (default: the tests plus the notebooks under nbval)
+# nbval only collects .ipynb files, so one invocation runs both the tests and the
+# tutorials. Notebooks under tests/ are data (fixtures), not tutorials: never execute them.
+PYTEST_ARGS ?= --nbval-lax --ignore-glob='tests/*.ipynb' tests notebooks
+##v BENCH_ARGS   arguments for the benchmark runner (default: --sizes 100000,1000000)
+BENCH_ARGS ?= --sizes 100000,1000000
+
+# Recursive (=) so that `id -u` only runs for `make lab`.
+ROOT_FLAG = $(if $(filter 0,$(shell id -u)),--allow-root)
+
+.PHONY: help venv install lab test check format bench docs clean
+
+help: ## Show this help (the default target)
+	@awk 'BEGIN { FS = ":.*## "; print "Usage: make <target> [VAR=value ...]\n\nTargets:" } \
+	     /^[a-zA-Z_ -]+:.*## / { printf "  %-14s %s\n", $$1, $$2 } \
+	     /^##v / { sub(/^##v /, ""); vars = vars "  " $$0 "\n" } \
+	     END { printf "\nVariables:\n%s", vars }' $(MAKEFILE_LIST)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Order-only on the interpreter: only a change to pyproject.toml triggers a reinstall.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade --disable-pip-version-check pip
+	$(BIN)/python -m pip install --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+venv install: $(STAMP) ## Create .venv and install the package with all extras (again only if pyproject.toml changed)
+
+lab: $(STAMP) ## Create the sample knowledge base (if missing) and open JupyterLab on notebooks/
+	$(BIN)/nodespace init --sample "$(KB)"
+	NODESPACE_KB="$(KB)" $(BIN)/jupyter lab notebooks/ $(ROOT_FLAG) $(LAB_ARGS)
+
+test: $(STAMP) ## Run the test suite and execute the tutorial notebooks (nbval)
+	@# pytest exits 5 when it collects nothing; that is a failure here, never a pass.
+	$(BIN)/python -m pytest $(PYTEST_ARGS) || { rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc; }
+
+check: $(STAMP) ## Lint and type-check: ruff check, ruff format --check, mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP) ## Apply ruff's safe fixes and formatting
+	@# Fixes first: they can leave code that needs reformatting. Unfixable findings are
+	@# reported here and fail `make check`.
+	$(BIN)/ruff check --fix --exit-zero .
+	$(BIN)/ruff format .
+
+bench: $(STAMP) ## Run the benchmarks (slow: builds knowledge bases of 100k and 1M nodes)
+	$(BIN)/python -m tests.benchmarks.run $(BENCH_ARGS)
+
+docs: $(STAMP) ## Build the HTML documentation into docs/_build/html (warnings are errors)
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+clean: ## Remove .venv, built docs and caches (keeps sample-kb and other knowledge bases)
+	rm -rf $(VENV) docs/_build build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -path ./.git -prune -o \
+	  \( -name __pycache__ -o -name '*.egg-info' -o -name .ipynb_checkpoints \) -type d \
+	  -prune -exec rm -rf {} +

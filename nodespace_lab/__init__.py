@@ -1,0 +1,27 @@
+"""NodeSpace Lab: a Jupyter-native knowledge environment on an embedded graph.
+
+The public API is small on purpose: open a `KnowledgeBase` and use its methods.
+"""
+
+from __future__ import annotations
+
+from .config import Settings, load_settings
+from .errors import NodespaceError
+from .kb import KnowledgeBase, open_kb
+from .nodes import KindSpec, Node, register_kind
+
+__version__ = "0.1.0"
+
+open = open_kb  # noqa: A001 - `ns.open(path)` reads naturally
+
+__all__ = [
+    "KindSpec",
+    "KnowledgeBase",
+    "Node",
+    "NodespaceError",
+    "Settings",
+    "__version__",
+    "load_settings",
+    "open",
+    "register_kind",
+]

@@ -1,0 +1,281 @@
+"""Connections, serialised write transactions and the change log.
+
+All writes of a process go through one write connection guarded by one lock:
+the engine refuses a second concurrent write transaction instead of waiting.
+Reads use a connection per thread, except inside the thread that holds the
+open write transaction, which must see its own uncommitted writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ..config import Settings
+from ..errors import QueryError, StorageError
+from .changelog import ChangeSet, Op, decode_ops, encode_ops
+from .engine import Engine, open_engine
+from .migrations import apply_migrations
+
+log = logging.getLogger(__name__)
+
+Params = dict[str, Any]
+Subscriber = Callable[[ChangeSet], None]
+
+_stores: dict[Path, GraphStore] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(kb_path: Path, settings: Settings) -> GraphStore:
+    """Open the store of `kb_path`, or share the one this process already has.
+
+    The engine silently loses the writes of a second read-write `Database` on
+    one path, and one writer needs one sequence counter: so one store per path.
+    """
+    kb_path = kb_path.resolve()
+    with _stores_lock:
+        store = _stores.get(kb_path)
+        if store is None or store.engine.closed:
+            store = GraphStore(kb_path, settings)
+            _stores[kb_path] = store
+        store.users += 1
+        return store
+
+
+class WriteTx:
+    """An open write transaction: run statements and record operations."""
+
+    def __init__(self, store: GraphStore, label: str) -> None:
+        self.store = store
+        self.label = label
+        # Safe to know before commit: the writer lock is held until then.
+        self.seq = store.seq + 1
+        self.ops: list[Op] = []
+        self.undoes: int | None = None
+        self.before_commit: list[Callable[[WriteTx], None]] = []
+
+    def execute(self, query: str, params: Params | None = None) -> list[list[Any]]:
+        """Run one statement inside this transaction and return its rows."""
+        return self.store._run(self.store._writer, query, params)
+
+    def record(self, op: Op) -> None:
+        """Add one operation to this transaction's change-log record."""
+        self.ops.append(op)
+
+
+class GraphStore:
+    """The graph database of one knowledge base."""
+
+    def __init__(self, kb_path: Path, settings: Settings) -> None:
+        self.settings = settings
+        self.kb_path = kb_path
+        self.users = 0
+        self.engine: Engine = open_engine(kb_path, settings)
+        self._local = threading.local()
+        self._tx: WriteTx | None = None
+        self._tx_owner: int | None = None
+        self._subscribers: list[Subscriber] = []
+        try:
+            self._writer = self.engine.connect(settings.performance.query_threads)
+            apply_migrations(self._writer)
+            self._seq = self._max_seq()
+        except BaseException:
+            self.engine.close()
+            raise
+
+    # -- reading ---------------------------------------------------------
+
+    @property
+    def engine_name(self) -> str:
+        """'ladybug' or 'kuzu'."""
+        return self.engine.name
+
+    def rows(self, query: str, params: Params | None = None) -> list[list[Any]]:
+        """Run a read query; return its rows as lists."""
+        return self._run(self._reader(), query, params)
+
+    def frame(self, query: str, params: Params | None = None) -> pl.DataFrame:
+        """Run a read query; return a polars DataFrame."""
+        result = self._execute(self._reader(), query, params)
+        frame: pl.DataFrame = result.get_as_pl()
+        return frame
+
+    def read_only_frame(self, query: str, params: Params, timeout_ms: int) -> pl.DataFrame:
+        """Run a query in a read-only engine transaction, so it cannot write."""
+        connection = self._reader()
+        connection.set_query_timeout(timeout_ms)
+        self._execute(connection, "BEGIN TRANSACTION READ ONLY", None)
+        try:
+            frame: pl.DataFrame = self._execute(connection, query, params).get_as_pl()
+        except BaseException:
+            self._rollback_on(connection)
+            raise
+        finally:
+            connection.set_query_timeout(0)
+        self._execute(connection, "COMMIT", None)
+        return frame
+
+    def _reader(self) -> Any:
+        if self._tx is not None and self._tx_owner == threading.get_ident():
+            return self._writer
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self.engine.connect(self.settings.performance.query_threads)
+            self._local.connection = connection
+        return connection
+
+    def _execute(self, connection: Any, query: str, params: Params | None) -> Any:
+        if self.engine.closed:
+            raise StorageError("The knowledge base is closed; open it again to use it.")
+        try:
+            return connection.execute(query, params or {})
+        except RuntimeError as exc:
+            raise QueryError(f"Query failed: {exc}\nQuery: {query.strip()[:300]}") from exc
+
+    def _run(self, connection: Any, query: str, params: Params | None) -> list[list[Any]]:
+        result = self._execute(connection, query, params)
+        rows: list[list[Any]] = result.get_all()
+        return rows
+
+    # -- writing ---------------------------------------------------------
+
+    @property
+    def in_transaction(self) -> bool:
+        """True when the calling thread has a write transaction open."""
+        return self._tx is not None and self._tx_owner == threading.get_ident()
+
+    @property
+    def current_tx(self) -> WriteTx | None:
+        """The calling thread's open write transaction, if any."""
+        return self._tx if self.in_transaction else None
+
+    @contextmanager
+    def write(self, label: str) -> Iterator[WriteTx]:
+        """Open (or join) the write transaction of this thread.
+
+        The outermost block commits the statements together with one
+        change-log record; an exception anywhere rolls everything back.
+        """
+        if self.in_transaction:
+            assert self._tx is not None
+            yield self._tx
+            return
+        with self.engine.write_lock:
+            tx = self._begin(label)
+            try:
+                yield tx
+                for hook in tx.before_commit:
+                    hook(tx)
+                change = self._commit(tx)
+            except BaseException:
+                self._rollback()
+                raise
+            finally:
+                self._tx = None
+                self._tx_owner = None
+            # Publishing under the write lock keeps subscribers in sequence order.
+            if change is not None:
+                self._publish(change)
+
+    def _begin(self, label: str) -> WriteTx:
+        self._run(self._writer, "BEGIN TRANSACTION", None)
+        tx = WriteTx(self, label)
+        self._tx = tx
+        self._tx_owner = threading.get_ident()
+        return tx
+
+    def _commit(self, tx: WriteTx) -> ChangeSet | None:
+        if not tx.ops:
+            self._run(self._writer, "ROLLBACK", None)
+            return None
+        seq = self._seq + 1
+        at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        self._run(
+            self._writer,
+            "CREATE (:ChangeSet {seq: $seq, at: $at, label: $label, ops: $ops, undoes: $undoes})",
+            {"seq": seq, "at": at, "label": tx.label, "ops": encode_ops(tx.ops),
+             "undoes": tx.undoes},
+        )
+        self._run(self._writer, "COMMIT", None)
+        self._seq = seq
+        return ChangeSet(seq=seq, at=at, label=tx.label, ops=tuple(tx.ops), undoes=tx.undoes)
+
+    def _rollback(self) -> None:
+        self._rollback_on(self._writer)
+
+    @staticmethod
+    def _rollback_on(connection: Any) -> None:
+        try:
+            connection.execute("ROLLBACK")
+        except RuntimeError:
+            # An engine error inside a transaction has already rolled it back.
+            log.debug("rollback after engine error: no active transaction")
+
+    # -- change log ------------------------------------------------------
+
+    @property
+    def seq(self) -> int:
+        """Sequence number of the newest committed change set."""
+        return self._seq
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call `callback` with each change set after it commits; returns an unsubscribe."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def _publish(self, change: ChangeSet) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(change)
+            except Exception:
+                # A broken subscriber must not turn a committed write into an error.
+                log.exception("change subscriber %r failed", callback)
+
+    def changes(self, since: int = 0, limit: int | None = None) -> list[ChangeSet]:
+        """Change sets with seq > `since`, oldest first."""
+        query = (
+            "MATCH (c:ChangeSet) WHERE c.seq > $since "
+            "RETURN c.seq, c.at, c.label, c.ops, c.undoes ORDER BY c.seq"
+        )
+        params: Params = {"since": since}
+        if limit is not None:
+            query += " LIMIT $limit"
+            params["limit"] = limit
+        return [_change_from_row(row) for row in self.rows(query, params)]
+
+    def recent_changes(self, before: int, limit: int) -> list[ChangeSet]:
+        """Up to `limit` change sets with seq < `before`, newest first."""
+        rows = self.rows(
+            "MATCH (c:ChangeSet) WHERE c.seq < $before "
+            "RETURN c.seq, c.at, c.label, c.ops, c.undoes ORDER BY c.seq DESC LIMIT $limit",
+            {"before": before, "limit": limit},
+        )
+        return [_change_from_row(row) for row in rows]
+
+    def _max_seq(self) -> int:
+        rows = self._run(self._writer, "MATCH (c:ChangeSet) RETURN max(c.seq)", None)
+        return int(rows[0][0] or 0)
+
+    def close(self) -> None:
+        """Drop one user; the last one closes the database."""
+        with _stores_lock:
+            self.users -= 1
+            if self.users > 0 or self.engine.closed:
+                return
+            _stores.pop(self.kb_path, None)
+        with self.engine.write_lock:
+            self._local = threading.local()
+            self._writer = None
+            self.engine.close()
+
+
+def _change_from_row(row: list[Any]) -> ChangeSet:
+    seq, at, label, ops, undoes = row
+    return ChangeSet(seq=seq, at=at, label=label, ops=decode_ops(ops), undoes=undoes)

@@ -1,0 +1,437 @@
+"""`KnowledgeBase`: the one API over nodes, hierarchy, links, search and history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import polars as pl
+
+from .config import Settings, load_settings
+from .errors import NotFound, QueryError, StorageError, ValidationError
+from .graph import ChangeSet, GraphStore, open_store
+from .graph.cypher import check_query
+from .graph.engine import DB_FILE
+from .nodes import bulk, tree, undo
+from .nodes.links import normalise
+from .nodes.model import PUBLIC_COLUMNS, Node
+from .nodes.query import Find, kinds_tuple
+from .nodes.validate import check_date
+from .nodes.writer import NodeWriter
+from .search.fulltext import FullTextIndex, SearchDoc, SearchHit
+
+FULLTEXT_DIR = "fulltext"
+_NODE_RETURN = ", ".join(f"n.{c}" for c in PUBLIC_COLUMNS)
+
+
+class KnowledgeBase:
+    """A knowledge base folder: graph database plus its derived indexes.
+
+    Use it as a context manager, or call `close()` when done.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        settings: Settings | None = None,
+        create: bool = True,
+    ) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self.settings = settings if settings is not None else load_settings(self.path)
+        self._prepare_folder(create)
+        self._store: GraphStore = open_store(self.path, self.settings)
+        self._writer = NodeWriter(self._store, self.settings)
+        self._closed = False
+        try:
+            self._fulltext = FullTextIndex(self.path / FULLTEXT_DIR, self.settings.search)
+            self._fulltext.catch_up(_SearchSource(self))
+        except BaseException:
+            self._store.close()
+            raise
+
+    def _prepare_folder(self, create: bool) -> None:
+        if not self.path.exists():
+            if not create:
+                raise NotFound(f"Knowledge base {self.path} does not exist; run `nodespace init`.")
+            self.path.mkdir(parents=True)
+        if not self.path.is_dir():
+            raise StorageError(f"{self.path} is a file, not a knowledge base folder.")
+        engine = self.settings.storage.engine
+        for other, filename in DB_FILE.items():
+            if other != engine and (self.path / filename).exists() and not (
+                self.path / DB_FILE[engine]
+            ).exists():
+                raise StorageError(
+                    f"Knowledge base {self.path} was made with engine {other!r}, not {engine!r}; "
+                    f"set storage.engine = {other!r} (e.g. NODESPACE_STORAGE_ENGINE={other})."
+                )
+
+    # -- lifecycle -------------------------------------------------------
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Bring the search index up to date and close the database."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._fulltext.catch_up(_SearchSource(self))
+        finally:
+            self._fulltext.close()
+            self._store.close()
+
+    def __repr__(self) -> str:
+        return f"KnowledgeBase({str(self.path)!r}, engine={self.engine!r}, seq={self.seq})"
+
+    @property
+    def engine(self) -> str:
+        """Name of the graph engine in use."""
+        return self._store.engine_name
+
+    @property
+    def store(self) -> GraphStore:
+        """The graph store (for extensions; most code never needs it)."""
+        return self._store
+
+    # -- nodes -----------------------------------------------------------
+
+    def create(
+        self,
+        kind: str = "text",
+        title: str = "",
+        content: str = "",
+        *,
+        parent: str | None = None,
+        index: int | None = None,
+        id: str | None = None,  # noqa: A002 - the natural name for callers
+        tags: Sequence[str] = (),
+        **fields: Any,
+    ) -> Node:
+        """Create a node of `kind` (text, task, date, collection or a registered kind)."""
+        with self._store.write(f"create {kind}"):
+            row = self._writer.create(
+                kind, title, content, parent=parent, index=index, node_id=id, **fields
+            )
+            if tags:
+                self._writer.tag(row["id"], tuple(tags))
+        return self.get(row["id"])
+
+    def get(self, node_id: str) -> Node:
+        """The node with this id (NotFound if there is none)."""
+        return Node.from_row(tree.require_row(self._store.rows, node_id))
+
+    def exists(self, node_id: str) -> bool:
+        """True when a node with this id exists (in any status)."""
+        return tree.node_row(self._store.rows, node_id) is not None
+
+    def update(self, node_id: str, *, expected_version: int | None = None, **fields: Any) -> Node:
+        """Change fields; pass `expected_version` to refuse a stale edit (ConflictError)."""
+        self._writer.update(node_id, expected_version, **fields)
+        return self.get(node_id)
+
+    def move(self, node_id: str, parent: str | None, index: int | None = None) -> Node:
+        """Move a node under `parent` (None: top level) at `index` (None: last)."""
+        self._writer.move(node_id, parent, index)
+        return self.get(node_id)
+
+    def delete(self, node_id: str) -> list[str]:
+        """Soft-delete a node and its subtree; `restore` brings them back."""
+        return self._writer.delete(node_id)
+
+    def restore(self, node_id: str) -> list[str]:
+        """Undelete a node with its subtree and deleted ancestors."""
+        return self._writer.restore(node_id)
+
+    def purge(self, node_id: str) -> list[str]:
+        """Remove a deleted node and its subtree from the database."""
+        return self._writer.purge(node_id)
+
+    # -- hierarchy -------------------------------------------------------
+
+    def children(self, node_id: str | None = None, *, include_deleted: bool = False) -> list[Node]:
+        """Children of a node in order (None: the top-level nodes)."""
+        if node_id is not None:
+            tree.require_row(self._store.rows, node_id)
+            query = "MATCH (n:Node)-[:CHILD_OF]->(:Node {id: $p})"
+        else:
+            query = "MATCH (n:Node) WHERE n.parent_id IS NULL AND n.kind <> 'tag'"
+        if not include_deleted:
+            query += (" AND" if node_id is None else " WHERE") + " n.status <> 'deleted'"
+        query += f" RETURN {_NODE_RETURN} ORDER BY n.position, n.id"
+        return self._nodes(query, {"p": node_id} if node_id is not None else {})
+
+    def subtree(self, node_id: str, *, include_deleted: bool = False) -> list[tuple[int, Node]]:
+        """(depth, node) pairs of a node and all its descendants, depth first, in order."""
+        out: list[tuple[int, Node]] = []
+        stack: list[tuple[int, Node]] = [(0, self.get(node_id))]
+        while stack:
+            depth, node = stack.pop()
+            out.append((depth, node))
+            kids = self.children(node.id, include_deleted=include_deleted)
+            stack.extend((depth + 1, kid) for kid in reversed(kids))
+        return out
+
+    def ancestors(self, node_id: str) -> list[Node]:
+        """Ancestors from the parent up to the root."""
+        tree.require_row(self._store.rows, node_id)
+        return [self.get(i) for i in tree.ancestors(self._store.rows, node_id)]
+
+    # -- links, tags, collections ---------------------------------------
+
+    def backlinks(self, node_id: str, *, include_deleted: bool = False) -> list[Node]:
+        """Nodes whose content links to this node, oldest first."""
+        return self._linked("MATCH (n:Node)-[:LINKS_TO]->(:Node {id: $id})", node_id, include_deleted)
+
+    def links(self, node_id: str, *, include_deleted: bool = False) -> list[Node]:
+        """Nodes this node's content links to."""
+        return self._linked("MATCH (:Node {id: $id})-[:LINKS_TO]->(n:Node)", node_id, include_deleted)
+
+    def _linked(self, match: str, node_id: str, include_deleted: bool) -> list[Node]:
+        tree.require_row(self._store.rows, node_id)
+        where = "" if include_deleted else " WHERE n.status <> 'deleted'"
+        return self._nodes(f"{match}{where} RETURN {_NODE_RETURN} ORDER BY n.id", {"id": node_id})
+
+    def tag(self, node_id: str, *names: str) -> list[str]:
+        """Tag a node (tags are created on demand); returns the tag ids."""
+        return self._writer.tag(node_id, names)
+
+    def untag(self, node_id: str, *names: str) -> None:
+        """Remove tags from a node."""
+        self._writer.untag(node_id, names)
+
+    def tags(self, node_id: str) -> list[str]:
+        """Names of the tags on a node."""
+        tree.require_row(self._store.rows, node_id)
+        rows = self._store.rows(
+            "MATCH (:Node {id: $id})-[:MEMBER_OF]->(t:Node) WHERE t.kind = 'tag' "
+            "RETURN t.title ORDER BY t.title",
+            {"id": node_id},
+        )
+        return [r[0] for r in rows]
+
+    def add_to(self, node_id: str, collection_id: str) -> None:
+        """Put a node in a collection (a node can be in several)."""
+        self._writer.set_membership(node_id, collection_id, add=True)
+
+    def remove_from(self, node_id: str, collection_id: str) -> None:
+        """Take a node out of a collection."""
+        self._writer.set_membership(node_id, collection_id, add=False)
+
+    def members(self, group_id: str) -> list[Node]:
+        """Nodes in a collection or carrying a tag (a tag name also works)."""
+        if not self.exists(group_id):
+            group_id = "tag:" + normalise(group_id)
+        return self._linked("MATCH (n:Node)-[:MEMBER_OF]->(:Node {id: $id})", group_id, False)
+
+    def collections(self, node_id: str) -> list[Node]:
+        """Collections a node is in."""
+        tree.require_row(self._store.rows, node_id)
+        return self._nodes(
+            f"MATCH (:Node {{id: $id}})-[:MEMBER_OF]->(n:Node) WHERE n.kind = 'collection' "
+            f"RETURN {_NODE_RETURN} ORDER BY n.title",
+            {"id": node_id},
+        )
+
+    # -- journal ---------------------------------------------------------
+
+    def journal(self, day: dt.date | str | None = None) -> Node:
+        """The journal page of `day` (default today), created on demand."""
+        when = dt.date.today() if day is None else check_date("Journal day", "day", day)
+        assert when is not None
+        day_id = when.isoformat()
+        with self._store.write("journal"):
+            if not self.exists(day_id):
+                self._writer.create("date", day_id, node_id=day_id)
+        return self.get(day_id)
+
+    # -- queries ---------------------------------------------------------
+
+    def find(self, kind: str | Sequence[str] | None = None) -> Find:
+        """A query builder over nodes, e.g. `kb.find("task").where(task_status="todo")`."""
+        return Find(runner=self._frame, kinds=kinds_tuple(kind))
+
+    def cypher(
+        self, query: str, params: dict[str, Any] | None = None, *, write: bool = False
+    ) -> pl.DataFrame:
+        """Run Cypher; read-only unless `write=True`. Values go in `params`, never the text."""
+        check_query(query, write=write)
+        if not write:
+            return self._read_only(query, params or {})
+        if not self.settings.security.allow_cypher_writes:
+            raise QueryError("Cypher writes are disabled by security.allow_cypher_writes = false.")
+        from .graph import Op
+
+        with self._store.write("cypher") as tx:
+            frame = self._frame(query, params or {})
+            tx.record(Op("cypher", "cypher", "", target=query[:2000]))
+        return frame
+
+    def _read_only(self, query: str, params: dict[str, Any]) -> pl.DataFrame:
+        if self._store.in_transaction:
+            return self._frame(query, params)
+        return self._store.read_only_frame(query, params, self.settings.performance.query_timeout_ms)
+
+    def _frame(self, query: str, params: dict[str, Any]) -> pl.DataFrame:
+        return self._store.frame(query, params)
+
+    def _nodes(self, query: str, params: dict[str, Any]) -> list[Node]:
+        rows = self._store.rows(query, params)
+        return [Node.from_row(dict(zip(PUBLIC_COLUMNS, r, strict=True))) for r in rows]
+
+    # -- transactions, import, history --------------------------------
+
+    @contextmanager
+    def transaction(self, label: str = "transaction") -> Iterator[KnowledgeBase]:
+        """All-or-nothing: every write inside commits together or not at all."""
+        with self._store.write(label):
+            yield self
+
+    def import_nodes(self, frame: pl.DataFrame) -> int:
+        """Bulk-import nodes (and hierarchy via `parent_id`) from a DataFrame."""
+        return bulk.import_frame(self._store, self.settings, frame)
+
+    @property
+    def seq(self) -> int:
+        """Sequence number of the newest change set."""
+        return self._store.seq
+
+    def changes(self, since: int = 0, limit: int | None = None) -> list[ChangeSet]:
+        """Change sets after sequence number `since`, oldest first."""
+        return self._store.changes(since, limit)
+
+    def subscribe(self, callback: Callable[[ChangeSet], None]) -> Callable[[], None]:
+        """Call `callback(change_set)` after each commit; returns an unsubscribe function."""
+        return self._store.subscribe(callback)
+
+    def undo(self) -> ChangeSet:
+        """Revert the newest change set not yet undone; returns the one reverted."""
+        pending = undo.undoable(self._store)
+        if pending is not None and any(op.op == "cypher" for op in pending.ops):
+            raise QueryError(
+                f"Change set {pending.seq} ran raw Cypher and cannot be undone automatically."
+            )
+        return undo.undo(self._store, self._writer)
+
+    # -- search ----------------------------------------------------------
+
+    def search(
+        self,
+        text: str,
+        *,
+        kind: str | Sequence[str] | None = None,
+        tag: str | Sequence[str] | None = None,
+        under: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        include_deleted: bool = False,
+    ) -> list[SearchHit]:
+        """Full-text search (BM25) with snippets, filtered by kind, tag and subtree."""
+        self._fulltext.catch_up(_SearchSource(self))
+        tags = [tag] if isinstance(tag, str) else list(tag or [])
+        return self._fulltext.search(
+            text,
+            kinds=list(kinds_tuple(kind)) or None,
+            tags=["tag:" + normalise(t) for t in tags] or None,
+            under=under,
+            include_deleted=include_deleted,
+            limit=limit,
+            offset=offset,
+        )
+
+    def reindex(self) -> int:
+        """Rebuild the full-text index from the graph; returns the number of documents."""
+        return self._fulltext.rebuild(_SearchSource(self), self.seq)
+
+    @property
+    def fulltext(self) -> FullTextIndex:
+        """The full-text sidecar index."""
+        return self._fulltext
+
+
+class _SearchSource:
+    """Feeds the full-text index from the change log and the graph."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.rows = kb.store.rows
+
+    def changes_since(self, seq: int) -> tuple[int, set[str] | None]:
+        ids: set[str] = set()
+        newest = seq
+        for change in self.kb.store.changes(seq):
+            newest = change.seq
+            for op in change.ops:
+                if op.op in {"cypher", "unimport"}:
+                    return self.kb.seq, None
+                if op.op == "import":
+                    if op.count > 50_000:
+                        return self.kb.seq, None
+                    ids |= {r[0] for r in self.rows(
+                        "MATCH (n:Node) WHERE n.created_seq = $s RETURN n.id", {"s": change.seq})}  # fmt: skip
+                    continue
+                ids.add(op.id)
+                if op.op in {"move", "update"} and "parent_id" in op.fields:
+                    ids.update(tree.descendants(self.rows, op.id))
+        return newest, ids
+
+    def documents(self, ids: Iterable[str]) -> Iterator[SearchDoc]:
+        id_list = list(ids)
+        for start in range(0, len(id_list), 5_000):
+            yield from self._docs(id_list[start : start + 5_000])
+
+    def _docs(self, ids: list[str]) -> Iterator[SearchDoc]:
+        rows = self.rows(
+            "UNWIND $ids AS i MATCH (n:Node {id: i}) "
+            "OPTIONAL MATCH (n)-[:MEMBER_OF]->(t:Node) "
+            "RETURN n.id, n.kind, n.title, n.content, n.status, collect(t.id)",
+            {"ids": ids},
+        )
+        chains = tree.ancestors_of_many(self.rows, [r[0] for r in rows])
+        for node_id, kind, title, content, status, tags in rows:
+            yield SearchDoc(node_id, kind, title or "", content or "", status,
+                            tuple(t for t in tags if t), tuple(chains[node_id]))  # fmt: skip
+
+    def all_documents(self) -> Iterator[SearchDoc]:
+        frame = self.kb.store.frame(
+            "MATCH (n:Node) RETURN n.id AS id, n.kind AS kind, n.title AS title, "
+            "n.content AS content, n.status AS status, n.parent_id AS parent_id"
+        )
+        members = self.kb.store.frame(
+            "MATCH (n:Node)-[:MEMBER_OF]->(t:Node) RETURN n.id AS id, t.id AS tag"
+        )
+        tags: dict[str, list[str]] = {}
+        for node_id, tag_id in members.iter_rows():
+            tags.setdefault(node_id, []).append(tag_id)
+        parent_of = dict(zip(frame["id"].to_list(), frame["parent_id"].to_list(), strict=True))
+        for node_id, kind, title, content, status, _ in frame.iter_rows():
+            yield SearchDoc(node_id, kind, title or "", content or "", status,
+                            tuple(tags.get(node_id, ())), tuple(_chain(parent_of, node_id)))  # fmt: skip
+
+
+def _chain(parent_of: dict[str, str | None], node_id: str) -> list[str]:
+    chain: list[str] = []
+    current = parent_of.get(node_id)
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = parent_of.get(current)
+    return chain
+
+
+def open_kb(path: str | Path, **kwargs: Any) -> KnowledgeBase:
+    """Open (creating if needed) the knowledge base folder at `path`."""
+    return KnowledgeBase(path, **kwargs)
+
+
+__all__ = ["KnowledgeBase", "ValidationError", "open_kb"]

@@ -1,0 +1,130 @@
+"""`[[Title]]` and `[[id]]` references and the LINKS_TO edges they become.
+
+A reference is stored as a REFERS edge to a `Ref` node keyed by the
+normalised text. A node answers to the keys of its id and its title; nodes
+whose title matches an existing Ref carry a TITLED edge to it, so resolving a
+reference is an index lookup, not a scan. LINKS_TO edges are derived:
+a -> b exactly when a refers to a key that b answers to.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ..graph import WriteTx
+
+# [[target]] or [[target|alias]]; no brackets or newlines inside.
+_REFERENCE = re.compile(r"\[\[([^\[\]\n|]+?)(?:\|[^\[\]\n]*)?\]\]")
+
+
+def normalise(text: str) -> str:
+    """The key a title or reference text is matched by (case and spacing folded)."""
+    return " ".join(text.split()).casefold()
+
+
+def references(content: str) -> set[str]:
+    """Normalised keys of every `[[...]]` reference in `content`."""
+    if "[[" not in content:
+        return set()
+    keys = {normalise(match) for match in _REFERENCE.findall(content)}
+    keys.discard("")
+    return keys
+
+
+def sync_references(tx: WriteTx, node_id: str, keys: set[str]) -> None:
+    """Make node `node_id` refer to exactly `keys`, then recompute its links."""
+    old = {row[0] for row in tx.execute(
+        "MATCH (:Node {id: $id})-[:REFERS]->(r:Ref) RETURN r.key", {"id": node_id})}  # fmt: skip
+    removed, added = old - keys, keys - old
+    if removed:
+        tx.execute(
+            "MATCH (:Node {id: $id})-[e:REFERS]->(r:Ref) WHERE r.key IN $keys DELETE e",
+            {"id": node_id, "keys": sorted(removed)},
+        )
+        drop_unreferenced(tx, removed)
+    for key in sorted(added):
+        _ensure_ref(tx, key)
+    if added:
+        tx.execute(
+            "MATCH (n:Node {id: $id}) UNWIND $keys AS k MATCH (r:Ref {key: k}) "
+            "CREATE (n)-[:REFERS]->(r)",
+            {"id": node_id, "keys": sorted(added)},
+        )
+    if removed or added:
+        relink_source(tx, node_id)
+
+
+def _ensure_ref(tx: WriteTx, key: str) -> None:
+    if tx.execute("MATCH (r:Ref {key: $k}) RETURN r.key", {"k": key}):
+        return
+    tx.execute("CREATE (:Ref {key: $k})", {"k": key})
+    # A new key may already name nodes: one scan, only when a key is first referenced.
+    tx.execute(
+        "MATCH (n:Node) WHERE n.title_key = $k MATCH (r:Ref {key: $k}) CREATE (n)-[:TITLED]->(r)",
+        {"k": key},
+    )
+
+
+def drop_unreferenced(tx: WriteTx, keys: Iterable[str]) -> None:
+    """Delete the Refs among `keys` that nothing refers to any more."""
+    tx.execute(
+        "MATCH (r:Ref) WHERE r.key IN $keys AND NOT EXISTS { MATCH (r)<-[:REFERS]-(:Node) } "
+        "DETACH DELETE r",
+        {"keys": sorted(keys)},
+    )
+
+
+def resolve(tx: WriteTx, keys: Iterable[str]) -> set[str]:
+    """Ids of every node answering to any of `keys`."""
+    keys = sorted(keys)
+    if not keys:
+        return set()
+    by_title = tx.execute(
+        "MATCH (r:Ref)<-[:TITLED]-(t:Node) WHERE r.key IN $keys RETURN DISTINCT t.id",
+        {"keys": keys},
+    )
+    by_id = tx.execute("UNWIND $keys AS k MATCH (t:Node {id: k}) RETURN t.id", {"keys": keys})
+    return {row[0] for row in by_title} | {row[0] for row in by_id}
+
+
+def relink_source(tx: WriteTx, node_id: str) -> None:
+    """Recompute the LINKS_TO edges leaving `node_id` from its references."""
+    keys = {row[0] for row in tx.execute(
+        "MATCH (:Node {id: $id})-[:REFERS]->(r:Ref) RETURN r.key", {"id": node_id})}  # fmt: skip
+    wanted = resolve(tx, keys)
+    current = {row[0] for row in tx.execute(
+        "MATCH (:Node {id: $id})-[:LINKS_TO]->(t:Node) RETURN t.id", {"id": node_id})}  # fmt: skip
+    if current - wanted:
+        tx.execute(
+            "MATCH (:Node {id: $id})-[e:LINKS_TO]->(t:Node) WHERE t.id IN $ids DELETE e",
+            {"id": node_id, "ids": sorted(current - wanted)},
+        )
+    if wanted - current:
+        tx.execute(
+            "MATCH (s:Node {id: $id}) UNWIND $ids AS t MATCH (d:Node {id: t}) "
+            "CREATE (s)-[:LINKS_TO]->(d)",
+            {"id": node_id, "ids": sorted(wanted - current)},
+        )
+
+
+def retitle(tx: WriteTx, node_id: str, old_key: str | None, new_key: str) -> None:
+    """Move node `node_id` from answering to `old_key` to `new_key` (None: new node)."""
+    if old_key == new_key:
+        return
+    touched_keys = [new_key, node_id] if old_key is None else [old_key, new_key]
+    if old_key is not None:
+        tx.execute(
+            "MATCH (:Node {id: $id})-[e:TITLED]->(r:Ref {key: $k}) DELETE e",
+            {"id": node_id, "k": old_key},
+        )
+    tx.execute(
+        "MATCH (n:Node {id: $id}), (r:Ref {key: $k}) CREATE (n)-[:TITLED]->(r)",
+        {"id": node_id, "k": new_key},
+    )
+    sources = tx.execute(
+        "MATCH (s:Node)-[:REFERS]->(r:Ref) WHERE r.key IN $keys RETURN DISTINCT s.id",
+        {"keys": touched_keys},
+    )
+    for (source,) in sources:
+        relink_source(tx, source)

@@ -1,0 +1,80 @@
+"""The node record, its columns, and how rows travel to and from the engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+# Columns of the Node table, in schema order. `title_key` and `created_seq`
+# are bookkeeping and never shown to users.
+COLUMNS = (
+    "id", "kind", "title", "title_key", "content", "properties", "created_at", "updated_at",
+    "version", "status", "parent_id", "position", "task_status", "priority", "due",
+    "scheduled", "completed_at", "created_seq",
+)  # fmt: skip
+PUBLIC_COLUMNS = tuple(c for c in COLUMNS if c not in {"title_key", "created_seq"})
+DATETIME_COLUMNS = frozenset({"created_at", "updated_at", "completed_at"})
+DATE_COLUMNS = frozenset({"due", "scheduled"})
+TASK_FIELDS = ("task_status", "priority", "due", "scheduled", "completed_at")
+STATUSES = ("active", "archived", "deleted")
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node of the knowledge base, as stored at `version`."""
+
+    id: str
+    kind: str
+    title: str = ""
+    content: str = ""
+    properties: dict[str, Any] = field(default_factory=dict)
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    version: int = 1
+    status: str = "active"
+    parent_id: str | None = None
+    position: str = ""
+    task_status: str | None = None
+    priority: int | None = None
+    due: dt.date | None = None
+    scheduled: dt.date | None = None
+    completed_at: dt.datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: Row) -> Node:
+        """Build a node from an engine row (a dict of Node columns)."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in row.items() if k in names}
+        values["properties"] = json.loads(row.get("properties") or "{}")
+        values["title"] = values.get("title") or ""
+        values["content"] = values.get("content") or ""
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The node as a plain dict."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __repr__(self) -> str:
+        title = self.title if len(self.title) <= 40 else self.title[:37] + "..."
+        return f"Node({self.kind} {self.id!r} {title!r} v{self.version})"
+
+
+def encode_row(row: Row) -> Row:
+    """Make a row JSON-safe (dates as ISO strings) for the change log."""
+    return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in row.items()}
+
+
+def decode_row(row: Row) -> Row:
+    """Reverse `encode_row`: ISO strings back to dates and datetimes."""
+    decoded = dict(row)
+    for name in DATETIME_COLUMNS & decoded.keys():
+        if isinstance(decoded[name], str):
+            decoded[name] = dt.datetime.fromisoformat(decoded[name])
+    for name in DATE_COLUMNS & decoded.keys():
+        if isinstance(decoded[name], str):
+            decoded[name] = dt.date.fromisoformat(decoded[name])
+    return decoded
