@@ -338,7 +338,7 @@ class KnowledgeBase:
         include_deleted: bool = False,
     ) -> list[SearchHit]:
         """Full-text search (BM25) with snippets, filtered by kind, tag and subtree."""
-        self._fulltext.catch_up(_SearchSource(self))
+        self.sync_search()
         tags = [tag] if isinstance(tag, str) else list(tag or [])
         return self._fulltext.search(
             text,
@@ -349,6 +349,10 @@ class KnowledgeBase:
             limit=limit,
             offset=offset,
         )
+
+    def sync_search(self) -> int:
+        """Apply pending change-log records to the search index; returns docs touched."""
+        return self._fulltext.catch_up(_SearchSource(self))
 
     def reindex(self) -> int:
         """Rebuild the full-text index from the graph; returns the number of documents."""
@@ -373,7 +377,7 @@ class _SearchSource:
         for change in self.kb.store.changes(seq):
             newest = change.seq
             for op in change.ops:
-                if op.op in {"cypher", "unimport"}:
+                if op.op in {"cypher", "unimport", "repair"}:
                     return self.kb.seq, None
                 if op.op == "import":
                     if op.count > 50_000:

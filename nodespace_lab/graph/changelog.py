@@ -102,9 +102,10 @@ class ChangeSet:
             if op.op in {"member+", "member-"}:
                 found.add("MEMBER_OF")
             changed = set(op.fields)
-            if op.op in {"create", "purge", "import"} or "parent_id" in changed:
+            whole = op.op in {"create", "purge", "import", "unimport", "repair", "cypher"}
+            if whole or "parent_id" in changed:
                 found.add("CHILD_OF")
-            if op.op in {"create", "purge", "import"} or changed & {"content", "title"}:
+            if whole or changed & {"content", "title"}:
                 found.add("LINKS_TO")
         return sorted(found)
 

@@ -46,6 +46,8 @@ def undo(store: GraphStore, writer: NodeWriter) -> ChangeSet:
 
 
 def _revert(tx: WriteTx, writer: NodeWriter, op: Op, seq: int) -> None:
+    if op.op == "repair":
+        return  # repairs only rebuilt derived edges; there is nothing to put back
     if op.op in {"member+", "member-"}:
         assert op.target is not None
         add = op.op == "member-"
