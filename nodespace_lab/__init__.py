@@ -12,7 +12,7 @@ from .nodes import KindSpec, Node, register_kind
 
 __version__ = "0.1.0"
 
-open = open_kb  # noqa: A001 - `ns.open(path)` reads naturally
+open = open_kb
 
 __all__ = [
     "KindSpec",

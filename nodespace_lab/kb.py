@@ -25,6 +25,7 @@ from .nodes.writer import NodeWriter
 from .search.fulltext import FullTextIndex, SearchDoc, SearchHit
 
 FULLTEXT_DIR = "fulltext"
+_IMPORTED = "MATCH (n:Node) WHERE n.created_seq = $s RETURN n.id"
 _NODE_RETURN = ", ".join(f"n.{c}" for c in PUBLIC_COLUMNS)
 
 
@@ -63,9 +64,11 @@ class KnowledgeBase:
             raise StorageError(f"{self.path} is a file, not a knowledge base folder.")
         engine = self.settings.storage.engine
         for other, filename in DB_FILE.items():
-            if other != engine and (self.path / filename).exists() and not (
-                self.path / DB_FILE[engine]
-            ).exists():
+            if (
+                other != engine
+                and (self.path / filename).exists()
+                and not (self.path / DB_FILE[engine]).exists()
+            ):
                 raise StorageError(
                     f"Knowledge base {self.path} was made with engine {other!r}, not {engine!r}; "
                     f"set storage.engine = {other!r} (e.g. NODESPACE_STORAGE_ENGINE={other})."
@@ -115,7 +118,7 @@ class KnowledgeBase:
         *,
         parent: str | None = None,
         index: int | None = None,
-        id: str | None = None,  # noqa: A002 - the natural name for callers
+        id: str | None = None,
         tags: Sequence[str] = (),
         **fields: Any,
     ) -> Node:
@@ -192,11 +195,15 @@ class KnowledgeBase:
 
     def backlinks(self, node_id: str, *, include_deleted: bool = False) -> list[Node]:
         """Nodes whose content links to this node, oldest first."""
-        return self._linked("MATCH (n:Node)-[:LINKS_TO]->(:Node {id: $id})", node_id, include_deleted)
+        return self._linked(
+            "MATCH (n:Node)-[:LINKS_TO]->(:Node {id: $id})", node_id, include_deleted
+        )
 
     def links(self, node_id: str, *, include_deleted: bool = False) -> list[Node]:
         """Nodes this node's content links to."""
-        return self._linked("MATCH (:Node {id: $id})-[:LINKS_TO]->(n:Node)", node_id, include_deleted)
+        return self._linked(
+            "MATCH (:Node {id: $id})-[:LINKS_TO]->(n:Node)", node_id, include_deleted
+        )
 
     def _linked(self, match: str, node_id: str, include_deleted: bool) -> list[Node]:
         tree.require_row(self._store.rows, node_id)
@@ -281,7 +288,9 @@ class KnowledgeBase:
     def _read_only(self, query: str, params: dict[str, Any]) -> pl.DataFrame:
         if self._store.in_transaction:
             return self._frame(query, params)
-        return self._store.read_only_frame(query, params, self.settings.performance.query_timeout_ms)
+        return self._store.read_only_frame(
+            query, params, self.settings.performance.query_timeout_ms
+        )
 
     def _frame(self, query: str, params: dict[str, Any]) -> pl.DataFrame:
         return self._store.frame(query, params)
@@ -382,8 +391,7 @@ class _SearchSource:
                 if op.op == "import":
                     if op.count > 50_000:
                         return self.kb.seq, None
-                    ids |= {r[0] for r in self.rows(
-                        "MATCH (n:Node) WHERE n.created_seq = $s RETURN n.id", {"s": change.seq})}  # fmt: skip
+                    ids.update(self.kb.store.values(_IMPORTED, {"s": change.seq}))
                     continue
                 ids.add(op.id)
                 if op.op in {"move", "update"} and "parent_id" in op.fields:
@@ -420,8 +428,9 @@ class _SearchSource:
             tags.setdefault(node_id, []).append(tag_id)
         parent_of = dict(zip(frame["id"].to_list(), frame["parent_id"].to_list(), strict=True))
         for node_id, kind, title, content, status, _ in frame.iter_rows():
-            yield SearchDoc(node_id, kind, title or "", content or "", status,
-                            tuple(tags.get(node_id, ())), tuple(_chain(parent_of, node_id)))  # fmt: skip
+            chain = tuple(_chain(parent_of, node_id))
+            node_tags = tuple(tags.get(node_id, ()))
+            yield SearchDoc(node_id, kind, title or "", content or "", status, node_tags, chain)
 
 
 def _chain(parent_of: dict[str, str | None], node_id: str) -> list[str]:

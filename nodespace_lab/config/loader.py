@@ -147,7 +147,7 @@ def _parse_env(settings: Settings, section_name: str, name: str, raw: str, key: 
     return raw
 
 
-def _allowed(parameter: param.Parameter) -> str:
+def _allowed(parameter: param.Parameter[Any]) -> str:
     if isinstance(parameter, param.Selector):
         return "allowed values are " + ", ".join(repr(o) for o in parameter.objects)
     bounds = getattr(parameter, "bounds", None)
@@ -173,6 +173,6 @@ def _set(settings: Settings, section_name: str, name: str, value: Any, source: s
         ) from None
 
 
-def _parameter(section: param.Parameterized, name: str) -> param.Parameter | None:
-    params: dict[str, param.Parameter] = section.param.objects("existing")
+def _parameter(section: param.Parameterized, name: str) -> param.Parameter[Any] | None:
+    params: dict[str, param.Parameter[Any]] = section.param.objects("existing")
     return params.get(name)

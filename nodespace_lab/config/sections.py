@@ -12,7 +12,7 @@ import param
 class StorageSettings(param.Parameterized):
     """Where and how the graph is stored."""
 
-    engine = param.Selector(
+    engine: param.Selector[str] = param.Selector(
         default="ladybug",
         objects=["ladybug", "kuzu"],
         doc="Graph engine: 'ladybug' (LadybugDB, default) or 'kuzu' (Kùzu 0.11.3, archived).",
@@ -71,7 +71,7 @@ class SecuritySettings(param.Parameterized):
 class AISettings(param.Parameterized):
     """Local models (used by the AI features)."""
 
-    backend = param.Selector(
+    backend: param.Selector[str] = param.Selector(
         default="auto",
         objects=["auto", "llamacpp", "mlx", "openai"],
         doc="Model backend; 'auto' picks MLX on Apple Silicon and llama.cpp elsewhere.",
@@ -86,13 +86,15 @@ class ServiceSettings(param.Parameterized):
     """The knowledge-base service process."""
 
     host = param.String(default="127.0.0.1", doc="Address the service listens on (loopback).")
-    port = param.Integer(default=0, bounds=(0, 65535), doc="Port of the service (0 picks a free one).")
+    port = param.Integer(
+        default=0, bounds=(0, 65535), doc="Port of the service (0 picks a free one)."
+    )
 
 
 class LoggingSettings(param.Parameterized):
     """Log output."""
 
-    level = param.Selector(
+    level: param.Selector[str] = param.Selector(
         default="WARNING",
         objects=["DEBUG", "INFO", "WARNING", "ERROR"],
         doc="Log level of the nodespace_lab loggers.",

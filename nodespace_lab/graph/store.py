@@ -65,6 +65,10 @@ class WriteTx:
         """Run one statement inside this transaction and return its rows."""
         return self.store._run(self.store._writer, query, params)
 
+    def values(self, query: str, params: Params | None = None) -> list[Any]:
+        """Run one statement inside this transaction; return its first column."""
+        return [row[0] for row in self.execute(query, params)]
+
     def record(self, op: Op) -> None:
         """Add one operation to this transaction's change-log record."""
         self.ops.append(op)
@@ -100,6 +104,10 @@ class GraphStore:
     def rows(self, query: str, params: Params | None = None) -> list[list[Any]]:
         """Run a read query; return its rows as lists."""
         return self._run(self._reader(), query, params)
+
+    def values(self, query: str, params: Params | None = None) -> list[Any]:
+        """Run a read query; return its first column."""
+        return [row[0] for row in self.rows(query, params)]
 
     def frame(self, query: str, params: Params | None = None) -> pl.DataFrame:
         """Run a read query; return a polars DataFrame."""
@@ -200,8 +208,13 @@ class GraphStore:
         self._run(
             self._writer,
             "CREATE (:ChangeSet {seq: $seq, at: $at, label: $label, ops: $ops, undoes: $undoes})",
-            {"seq": seq, "at": at, "label": tx.label, "ops": encode_ops(tx.ops),
-             "undoes": tx.undoes},
+            {
+                "seq": seq,
+                "at": at,
+                "label": tx.label,
+                "ops": encode_ops(tx.ops),
+                "undoes": tx.undoes,
+            },
         )
         self._run(self._writer, "COMMIT", None)
         self._seq = seq

@@ -85,25 +85,25 @@ def _complete(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _check_values(frame: pl.DataFrame, settings: Settings) -> None:
     _refuse(frame, pl.col("id").is_null(), "id", "ids must not be null")
-    _refuse(frame, pl.col("id") != pl.col("id").str.to_lowercase(), "id",
-            "ids must be lowercase without spaces")  # fmt: skip
+    lowercase = pl.col("id") == pl.col("id").str.to_lowercase()
+    _refuse(frame, ~lowercase, "id", "ids must be lowercase without spaces")
     _refuse(frame, pl.col("id").str.contains(r"\s"), "id", "ids must not contain spaces")
     _refuse(frame, pl.col("id").is_duplicated(), "id", "ids must be unique within the frame")
-    _refuse(frame, ~pl.col("kind").is_in(sorted(KINDS)), "kind",
-            f"kind must be one of {', '.join(sorted(KINDS))}")  # fmt: skip
-    _refuse(frame, pl.col("kind").is_in(["date", "tag"]), "kind",
-            "date and tag nodes are created with kb.journal() and kb.tag()")  # fmt: skip
+    known = f"kind must be one of {', '.join(sorted(KINDS))}"
+    _refuse(frame, ~pl.col("kind").is_in(sorted(KINDS)), "kind", known)
+    special = "date and tag nodes are created with kb.journal() and kb.tag()"
+    _refuse(frame, pl.col("kind").is_in(["date", "tag"]), "kind", special)
     _refuse(frame, pl.col("title").str.contains("[\r\n]"), "title", "titles must be one line")
     limit = settings.storage.max_content_bytes
-    _refuse(frame, pl.col("content").str.len_bytes() > limit, "content",
-            f"content must be at most {limit:,} bytes")  # fmt: skip
+    too_long = pl.col("content").str.len_bytes() > limit
+    _refuse(frame, too_long, "content", f"content must be at most {limit:,} bytes")
     for name in ("title", "content", "properties"):
         _refuse(frame, pl.col(name).str.contains("\x00", literal=True), name, "no NUL characters")
     not_task = pl.col("kind") != "task"
     for name in TASK_FIELDS:
         _refuse(frame, not_task & pl.col(name).is_not_null(), name, "only tasks have task fields")
-    _refuse(frame, pl.col("task_status").is_not_null() & ~pl.col("task_status").is_in(
-        list(TASK_STATUSES)), "task_status", f"use one of {', '.join(TASK_STATUSES)}")  # fmt: skip
+    bad_status = ~pl.col("task_status").is_in(list(TASK_STATUSES))
+    _refuse(frame, bad_status, "task_status", f"use one of {', '.join(TASK_STATUSES)}")
     _refuse(frame, ~pl.col("priority").is_between(1, 4), "priority", "use 1 (highest) to 4")
 
 
@@ -134,8 +134,10 @@ def _check_parents(tx: WriteTx, frame: pl.DataFrame) -> dict[str, str | None]:
     parent_ids = frame["parent_id"].drop_nulls().unique().to_list()
     inside = set(frame["id"].to_list())
     outside = [p for p in parent_ids if p not in inside]
-    found = {r[0]: r[1] for r in tx.execute(
-        "UNWIND $ids AS i MATCH (n:Node {id: i}) RETURN n.id, n.status", {"ids": outside})}  # fmt: skip
+    rows = tx.execute(
+        "UNWIND $ids AS i MATCH (n:Node {id: i}) RETURN n.id, n.status", {"ids": outside}
+    )
+    found = {node_id: status for node_id, status in rows}
     for parent in outside:
         if parent not in found:
             raise HierarchyError(
@@ -169,7 +171,9 @@ def _check_acyclic(frame: pl.DataFrame) -> None:
 def _rows(tx: WriteTx, frame: pl.DataFrame, lasts: dict[str, str | None]) -> pl.DataFrame:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     frame = frame.with_columns(
-        title_key=pl.Series([links.normalise(t) for t in frame["title"].to_list()], dtype=pl.String),
+        title_key=pl.Series(
+            [links.normalise(t) for t in frame["title"].to_list()], dtype=pl.String
+        ),
         created_at=pl.lit(now, dtype=pl.Datetime("us")),
         updated_at=pl.lit(now, dtype=pl.Datetime("us")),
         version=pl.lit(1, dtype=pl.Int64),
@@ -191,9 +195,12 @@ def _rows(tx: WriteTx, frame: pl.DataFrame, lasts: dict[str, str | None]) -> pl.
 def _link(tx: WriteTx, nodes: pl.DataFrame) -> None:
     """Create Refs, REFERS, TITLED and LINKS_TO edges for the imported rows."""
     linking = nodes.filter(pl.col("content").str.contains("[[", literal=True))
-    refers = [(row[0], key) for row in linking.select("id", "content").iter_rows()
-              for key in links.references(row[1])]  # fmt: skip
-    existing = {r[0] for r in tx.execute("MATCH (r:Ref) RETURN r.key")}
+    refers = [
+        (node_id, key)
+        for node_id, content in linking.select("id", "content").iter_rows()
+        for key in links.references(content)
+    ]
+    existing = set(tx.values("MATCH (r:Ref) RETURN r.key"))
     new_keys = sorted({key for _, key in refers} - existing)
     if new_keys:
         tx.execute("COPY Ref FROM $frame", {"frame": pl.DataFrame({"key": new_keys})})
@@ -215,8 +222,11 @@ def _link(tx: WriteTx, nodes: pl.DataFrame) -> None:
     # Existing nodes whose references now resolve to imported titles or ids.
     answered = sorted(set(matched) | (existing & set(nodes["id"].to_list())))
     sources = {source for source, _ in refers}
-    sources |= {r[0] for r in tx.execute(
-        "MATCH (s:Node)-[:REFERS]->(r:Ref) WHERE r.key IN $keys RETURN DISTINCT s.id",
-        {"keys": answered})}  # fmt: skip
+    sources |= set(
+        tx.values(
+            "MATCH (s:Node)-[:REFERS]->(r:Ref) WHERE r.key IN $keys RETURN DISTINCT s.id",
+            {"keys": answered},
+        )
+    )
     for source in sorted(sources):
         links.relink_source(tx, source)

@@ -25,6 +25,18 @@ if TYPE_CHECKING:
     from ..kb import KnowledgeBase
 
 
+_BAD_MEMBERS = (
+    "MATCH (a:Node)-[:MEMBER_OF]->(b:Node) WHERE NOT b.kind IN ['tag', 'collection'] "
+    "RETURN a.id, b.id"
+)
+
+
+_BAD_MEMBERS = (
+    "MATCH (a:Node)-[:MEMBER_OF]->(b:Node) WHERE NOT b.kind IN ['tag', 'collection'] "
+    "RETURN a.id, b.id"
+)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One broken invariant, on one node."""
@@ -83,9 +95,7 @@ def _load(kb: KnowledgeBase) -> _Graph:
         refers=pairs("MATCH (n:Node)-[:REFERS]->(r:Ref) RETURN n.id, r.key"),
         links_to=pairs("MATCH (a:Node)-[:LINKS_TO]->(b:Node) RETURN a.id, b.id"),
         titled=pairs("MATCH (n:Node)-[:TITLED]->(r:Ref) RETURN r.key, n.id"),
-        members=[(a, b) for a, b in store.rows(
-            "MATCH (a:Node)-[:MEMBER_OF]->(b:Node) WHERE NOT b.kind IN ['tag', 'collection'] "
-            "RETURN a.id, b.id")],  # fmt: skip
+        members=[(a, b) for a, b in store.rows(_BAD_MEMBERS)],
     )
 
 
@@ -104,7 +114,9 @@ def find_problems(kb: KnowledgeBase) -> list[Problem]:
 def _hierarchy(graph: _Graph) -> list[Problem]:
     problems = []
     ids = set(graph.nodes["id"].to_list())
-    parent_of = dict(zip(graph.nodes["id"].to_list(), graph.nodes["parent_id"].to_list(), strict=True))
+    parent_of = dict(
+        zip(graph.nodes["id"].to_list(), graph.nodes["parent_id"].to_list(), strict=True)
+    )
     for node_id, parent in parent_of.items():
         edges = graph.child_of.get(node_id, [])
         if parent is not None and parent not in ids:
@@ -163,7 +175,9 @@ def _links(graph: _Graph) -> list[Problem]:
         keys = links.references(content or "")
         if keys != graph.refers.get(node_id, set()):
             problems.append(Problem("links", node_id, "references differ from the content"))
-        wanted = set().union(*(by_title.get(k, set()) | ({k} & ids) for k in keys)) if keys else set()
+        wanted = (
+            set().union(*(by_title.get(k, set()) | ({k} & ids) for k in keys)) if keys else set()
+        )
         if wanted != graph.links_to.get(node_id, set()):
             problems.append(Problem("links", node_id, "LINKS_TO edges differ from the content"))
     return problems
@@ -173,10 +187,17 @@ def _fulltext(kb: KnowledgeBase, ids: set[str]) -> list[Problem]:
     index = kb.fulltext
     problems = []
     if index.applied_seq != kb.seq:
-        problems.append(Problem("fulltext", "-", f"index at seq {index.applied_seq}, graph at {kb.seq}"))
+        problems.append(
+            Problem("fulltext", "-", f"index at seq {index.applied_seq}, graph at {kb.seq}")
+        )
     indexed = index.doc_ids()
-    problems += [Problem("fulltext", i, "missing from the search index") for i in sorted(ids - indexed)[:100]]
-    problems += [Problem("fulltext", i, "in the search index but not the graph") for i in sorted(indexed - ids)[:100]]
+    problems += [
+        Problem("fulltext", i, "missing from the search index") for i in sorted(ids - indexed)[:100]
+    ]
+    problems += [
+        Problem("fulltext", i, "in the search index but not the graph")
+        for i in sorted(indexed - ids)[:100]
+    ]
     return problems
 
 
@@ -255,7 +276,9 @@ def _renumber(kb: KnowledgeBase, tx: WriteTx, parent: str | None) -> None:
 
 
 def _relink_everything(tx: WriteTx) -> None:
-    tx.execute("MATCH (a:Node)-[e:MEMBER_OF]->(b:Node) WHERE NOT b.kind IN ['tag', 'collection'] DELETE e")
+    tx.execute(
+        "MATCH (a:Node)-[e:MEMBER_OF]->(b:Node) WHERE NOT b.kind IN ['tag', 'collection'] DELETE e"
+    )
     tx.execute("MATCH ()-[e:TITLED]->() DELETE e")
     tx.execute("MATCH ()-[e:REFERS]->() DELETE e")
     tx.execute("MATCH ()-[e:LINKS_TO]->() DELETE e")

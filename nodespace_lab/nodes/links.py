@@ -16,6 +16,7 @@ from ..graph import WriteTx
 
 # [[target]] or [[target|alias]]; no brackets or newlines inside.
 _REFERENCE = re.compile(r"\[\[([^\[\]\n|]+?)(?:\|[^\[\]\n]*)?\]\]")
+_REFERENCED_KEYS = "MATCH (:Node {id: $id})-[:REFERS]->(r:Ref) RETURN r.key"
 
 
 def normalise(text: str) -> str:
@@ -34,8 +35,7 @@ def references(content: str) -> set[str]:
 
 def sync_references(tx: WriteTx, node_id: str, keys: set[str]) -> None:
     """Make node `node_id` refer to exactly `keys`, then recompute its links."""
-    old = {row[0] for row in tx.execute(
-        "MATCH (:Node {id: $id})-[:REFERS]->(r:Ref) RETURN r.key", {"id": node_id})}  # fmt: skip
+    old = set(tx.values(_REFERENCED_KEYS, {"id": node_id}))
     removed, added = old - keys, keys - old
     if removed:
         tx.execute(
@@ -56,7 +56,7 @@ def sync_references(tx: WriteTx, node_id: str, keys: set[str]) -> None:
 
 
 def _ensure_ref(tx: WriteTx, key: str) -> None:
-    if tx.execute("MATCH (r:Ref {key: $k}) RETURN r.key", {"k": key}):
+    if tx.values("MATCH (r:Ref {key: $k}) RETURN r.key", {"k": key}):
         return
     tx.execute("CREATE (:Ref {key: $k})", {"k": key})
     # A new key may already name nodes: one scan, only when a key is first referenced.
@@ -80,21 +80,20 @@ def resolve(tx: WriteTx, keys: Iterable[str]) -> set[str]:
     keys = sorted(keys)
     if not keys:
         return set()
-    by_title = tx.execute(
+    by_title = tx.values(
         "MATCH (r:Ref)<-[:TITLED]-(t:Node) WHERE r.key IN $keys RETURN DISTINCT t.id",
         {"keys": keys},
     )
-    by_id = tx.execute("UNWIND $keys AS k MATCH (t:Node {id: k}) RETURN t.id", {"keys": keys})
-    return {row[0] for row in by_title} | {row[0] for row in by_id}
+    by_id = tx.values("UNWIND $keys AS k MATCH (t:Node {id: k}) RETURN t.id", {"keys": keys})
+    return set(by_title) | set(by_id)
 
 
 def relink_source(tx: WriteTx, node_id: str) -> None:
     """Recompute the LINKS_TO edges leaving `node_id` from its references."""
-    keys = {row[0] for row in tx.execute(
-        "MATCH (:Node {id: $id})-[:REFERS]->(r:Ref) RETURN r.key", {"id": node_id})}  # fmt: skip
-    wanted = resolve(tx, keys)
-    current = {row[0] for row in tx.execute(
-        "MATCH (:Node {id: $id})-[:LINKS_TO]->(t:Node) RETURN t.id", {"id": node_id})}  # fmt: skip
+    wanted = resolve(tx, tx.values(_REFERENCED_KEYS, {"id": node_id}))
+    current = set(
+        tx.values("MATCH (:Node {id: $id})-[:LINKS_TO]->(t:Node) RETURN t.id", {"id": node_id})
+    )
     if current - wanted:
         tx.execute(
             "MATCH (:Node {id: $id})-[e:LINKS_TO]->(t:Node) WHERE t.id IN $ids DELETE e",
@@ -122,9 +121,9 @@ def retitle(tx: WriteTx, node_id: str, old_key: str | None, new_key: str) -> Non
         "MATCH (n:Node {id: $id}), (r:Ref {key: $k}) CREATE (n)-[:TITLED]->(r)",
         {"id": node_id, "k": new_key},
     )
-    sources = tx.execute(
+    sources = tx.values(
         "MATCH (s:Node)-[:REFERS]->(r:Ref) WHERE r.key IN $keys RETURN DISTINCT s.id",
         {"keys": touched_keys},
     )
-    for (source,) in sources:
+    for source in sources:
         relink_source(tx, source)

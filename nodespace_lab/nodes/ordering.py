@@ -129,7 +129,7 @@ def keys_after(base: str | None, ranks: pl.Series) -> pl.Series:
     the keys sort by rank, stay after `base`, and are valid fractions.
     """
     prefix = base if base is not None else FIRST_KEY
-    largest = int(ranks.max() or 0) if len(ranks) else 0
+    largest = int(ranks.max() or 0) if len(ranks) else 0  # type: ignore[arg-type]
     width = 1
     while BASE**width <= largest:
         width += 1

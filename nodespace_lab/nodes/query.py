@@ -162,9 +162,7 @@ class Find:
 
 def _field(name: object) -> str:
     if name not in FIELDS:
-        raise ValidationError(
-            f"Unknown field {name!r} in find(); use one of {', '.join(FIELDS)}."
-        )
+        raise ValidationError(f"Unknown field {name!r} in find(); use one of {', '.join(FIELDS)}.")
     return str(name)
 
 

@@ -5,7 +5,9 @@ Every error names the node (or "new node"), the field, the bad value and the fix
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 from typing import Any
 
 from ..config.sections import StorageSettings
@@ -69,7 +71,9 @@ def check_date(obj: str, name: str, value: object) -> dt.date | None:
             return dt.date.fromisoformat(value)
         except ValueError:
             pass
-    raise ValidationError(f"{obj} field {name!r} must be a date, not {_short(value)}; use YYYY-MM-DD.")
+    raise ValidationError(
+        f"{obj} field {name!r} must be a date, not {_short(value)}; use YYYY-MM-DD."
+    )
 
 
 def check_datetime(obj: str, name: str, value: object) -> dt.datetime | None:
@@ -77,10 +81,8 @@ def check_datetime(obj: str, name: str, value: object) -> dt.datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            pass
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.UTC).replace(tzinfo=None)
@@ -95,7 +97,9 @@ def check_choice(obj: str, name: str, value: object, choices: tuple[Any, ...]) -
     """`value` if it is one of `choices`."""
     if value not in choices:
         allowed = ", ".join(repr(c) for c in choices)
-        raise ValidationError(f"{obj} field {name!r} cannot be {_short(value)}; use one of {allowed}.")
+        raise ValidationError(
+            f"{obj} field {name!r} cannot be {_short(value)}; use one of {allowed}."
+        )
     return value
 
 
@@ -132,8 +136,6 @@ def check_task_fields(obj: str, values: dict[str, Any]) -> dict[str, Any]:
 
 def check_properties(obj: str, value: object) -> dict[str, Any]:
     """A JSON-serialisable dict of extra properties."""
-    import json
-
     if not isinstance(value, dict):
         raise ValidationError(
             f"{obj} field 'properties' must be a dict, not {type(value).__name__}."

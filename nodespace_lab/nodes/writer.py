@@ -114,7 +114,9 @@ class NodeWriter:
         row = self._writable(tx, parent, "Parent")
         if not kind_spec(row["kind"]).in_tree:
             raise HierarchyError(f"Parent {parent!r} is a {row['kind']} and cannot have children.")
-        if moving is not None and (parent == moving or moving in tree.ancestors(tx.execute, parent)):
+        if moving is not None and (
+            parent == moving or moving in tree.ancestors(tx.execute, parent)
+        ):
             raise HierarchyError(
                 f"Cannot move node {moving!r} under {parent!r}: {parent!r} is inside its own "
                 "subtree, which would make a cycle. Move it elsewhere."
@@ -151,8 +153,10 @@ class NodeWriter:
             parent = self._check_parent(tx, parent, None)
             now = _now()
             row: Row = dict.fromkeys(COLUMNS)
-            row.update(id=node_id, kind=kind, properties="{}", created_at=now, updated_at=now,
-                       version=1, status="active", parent_id=parent, created_seq=tx.seq)  # fmt: skip
+            row.update(
+                id=node_id, kind=kind, properties="{}", created_at=now, updated_at=now,
+                version=1, status="active", parent_id=parent, created_seq=tx.seq,
+            )  # fmt: skip
             row.update(values)
             row["position"] = self._position(tx, parent, index, node_id) if spec.in_tree else ""
             self._insert(tx, row)
@@ -180,7 +184,9 @@ class NodeWriter:
                     f"Node {node_id!r} is at version {old['version']}, not {expected_version}: "
                     "someone changed it since you read it. Reload it, reapply your edit, retry."
                 )
-            values = self._clean(f"{old['kind'].capitalize()} {node_id!r}", old["kind"], fields, old)
+            values = self._clean(
+                f"{old['kind'].capitalize()} {node_id!r}", old["kind"], fields, old
+            )
             new = self.write_row(tx, old, values)
             tx.record(Op("update", node_id, old["kind"], encode_row(old), encode_row(new)))
         return new
@@ -192,8 +198,8 @@ class NodeWriter:
         new["updated_at"] = _now()
         changed = [c for c in COLUMNS if c != "id" and new[c] != old[c]]
         sets = ", ".join(f"n.{c} = ${c}" for c in changed)
-        tx.execute(f"MATCH (n:Node {{id: $id}}) SET {sets}", {"id": old["id"]} |
-                   {c: new[c] for c in changed})  # fmt: skip
+        params = {"id": old["id"]} | {c: new[c] for c in changed}
+        tx.execute(f"MATCH (n:Node {{id: $id}}) SET {sets}", params)
         if new["parent_id"] != old["parent_id"]:
             tx.execute("MATCH (:Node {id: $id})-[e:CHILD_OF]->() DELETE e", {"id": old["id"]})
             if new["parent_id"] is not None:
@@ -214,7 +220,9 @@ class NodeWriter:
         with self.store.write("move") as tx:
             old = self._writable(tx, node_id)
             if not kind_spec(old["kind"]).in_tree:
-                raise HierarchyError(f"A {old['kind']} node is not part of the tree; it cannot move.")
+                raise HierarchyError(
+                    f"A {old['kind']} node is not part of the tree; it cannot move."
+                )
             parent = self._check_parent(tx, parent, node_id)
             position = self._position(tx, parent, index, node_id)
             new = self.write_row(tx, old, {"parent_id": parent, "position": position})
@@ -266,15 +274,17 @@ class NodeWriter:
         """Delete one row and its edges, recording enough to recreate it."""
         row = tree.require_row(tx.execute, node_id)
         before = encode_row(row)
-        before["_member_of"] = [r[0] for r in tx.execute(
-            "MATCH (:Node {id: $id})-[:MEMBER_OF]->(t:Node) RETURN t.id", {"id": node_id})]  # fmt: skip
-        before["_members"] = [r[0] for r in tx.execute(
-            "MATCH (m:Node)-[:MEMBER_OF]->(:Node {id: $id}) RETURN m.id", {"id": node_id})]  # fmt: skip
-        keys = [r[0] for r in tx.execute(
-            "MATCH (:Node {id: $id})-[:REFERS]->(r:Ref) RETURN r.key", {"id": node_id})]  # fmt: skip
-        sources = [r[0] for r in tx.execute(
-            "MATCH (s:Node)-[:LINKS_TO]->(:Node {id: $id}) WHERE s.id <> $id RETURN s.id",
-            {"id": node_id})]  # fmt: skip
+        params = {"id": node_id}
+        before["_member_of"] = tx.values(
+            "MATCH (:Node {id: $id})-[:MEMBER_OF]->(t:Node) RETURN t.id", params
+        )
+        before["_members"] = tx.values(
+            "MATCH (m:Node)-[:MEMBER_OF]->(:Node {id: $id}) RETURN m.id", params
+        )
+        keys = tx.values("MATCH (:Node {id: $id})-[:REFERS]->(r:Ref) RETURN r.key", params)
+        sources = tx.values(
+            "MATCH (s:Node)-[:LINKS_TO]->(:Node {id: $id}) WHERE s.id <> $id RETURN s.id", params
+        )
         tx.execute("MATCH (n:Node {id: $id}) DETACH DELETE n", {"id": node_id})
         links.drop_unreferenced(tx, keys)
         for source in sources:
@@ -319,9 +329,10 @@ class NodeWriter:
             self._member(tx, node_id, collection_id, add=add)
 
     def _member(self, tx: WriteTx, node_id: str, target: str, *, add: bool) -> None:
-        exists = bool(tx.execute(
+        (exists,) = tx.values(
             "MATCH (:Node {id: $a})-[e:MEMBER_OF]->(:Node {id: $b}) RETURN count(e) > 0",
-            {"a": node_id, "b": target})[0][0])  # fmt: skip
+            {"a": node_id, "b": target},
+        )
         if exists == add:
             return
         self.set_member_edge(tx, node_id, target, add=add)

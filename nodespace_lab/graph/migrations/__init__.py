@@ -7,6 +7,7 @@ applies exactly the missing ones, in order, each in its own transaction.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import pkgutil
@@ -14,7 +15,9 @@ from typing import Any
 
 from ...errors import StorageError
 
-_BOOKKEEPING = "CREATE NODE TABLE IF NOT EXISTS Migration(id STRING, applied_at TIMESTAMP, PRIMARY KEY(id))"
+_BOOKKEEPING = (
+    "CREATE NODE TABLE IF NOT EXISTS Migration(id STRING, applied_at TIMESTAMP, PRIMARY KEY(id))"
+)
 
 
 def available() -> list[str]:
@@ -52,12 +55,13 @@ def apply_migrations(connection: Any) -> list[str]:
             connection.execute("COMMIT")
         except RuntimeError as exc:
             _rollback(connection)
-            raise StorageError(f"Migration {name} failed: {exc}. The database is unchanged.") from exc
+            raise StorageError(
+                f"Migration {name} failed: {exc}. The database is unchanged."
+            ) from exc
     return todo
 
 
 def _rollback(connection: Any) -> None:
-    try:
+    # The engine has usually rolled back already on the error itself.
+    with contextlib.suppress(RuntimeError):
         connection.execute("ROLLBACK")
-    except RuntimeError:
-        pass  # the engine already rolled back on the error
