@@ -1,6 +1,10 @@
 """Sphinx configuration for the NodeSpace Lab documentation (built with `make docs`)."""
 
+import sys
 from importlib import metadata
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "NodeSpace Lab"
 author = "NodeSpace Lab contributors"
@@ -12,7 +16,7 @@ except metadata.PackageNotFoundError:  # building the docs without the package i
     release = ""
 version = ".".join(release.split(".")[:2])
 
-extensions = ["myst_parser"]
+extensions = ["myst_parser", "nodespace_settings"]
 source_suffix = {".md": "markdown"}
 exclude_patterns = ["_build"]
 
