@@ -237,16 +237,25 @@ class FullTextIndex:
         try:
             return index.writer(min(heap, threads * _MAX_THREAD_HEAP), threads)
         except ValueError as exc:
-            if "LockBusy" not in str(exc):
-                raise
-            raise DatabaseLocked(
-                f"The full-text index at {self._path} is already open for writing, in this "
-                "or another process. Close the other FullTextIndex (or knowledge base) first."
+            # Neither error says anything about the index files: never wipe for them.
+            if "LockBusy" in str(exc):
+                raise DatabaseLocked(
+                    f"The full-text index at {self._path} is already open for writing, in this "
+                    "or another process. Close the other FullTextIndex (or knowledge base) first."
+                ) from exc
+            raise StorageError(
+                f"Cannot start the full-text index writer at {self._path}: {exc}. "
+                "Check that the folder is writable and search.writer_heap_mb is sensible."
             ) from exc
 
     def _wipe(self) -> None:
         if not self._path.exists():
             return
+        if not self._path.is_dir():
+            raise StorageError(
+                f"Full-text index path {self._path} is a file, not a folder. "
+                "Move the file away or configure another index folder."
+            )
         entries = list(self._path.iterdir())
         # A tantivy folder is flat: a subfolder means we were pointed at the wrong place.
         if any(entry.is_dir() for entry in entries):

@@ -537,6 +537,14 @@ def test_folder_with_subfolders_is_not_wiped(tmp_path: Path) -> None:
     assert (path / "precious").is_dir()
 
 
+def test_path_that_is_a_file_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("mine")
+    with pytest.raises(StorageError, match="is a file"):
+        FullTextIndex(path, _settings())
+    assert path.read_text() == "mine"
+
+
 def test_second_writer_is_refused_until_close(tmp_path: Path) -> None:
     path = tmp_path / "fts"
     first = FullTextIndex(path, _settings())
