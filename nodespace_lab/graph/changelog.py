@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Row = dict[str, Any]
+# Operations over many nodes at once, recorded without per-node rows.
+BATCH_OPS = frozenset({"import", "unimport", "repair", "cypher"})
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class ChangeSet:
         """Ids of the nodes this change set touched, in first-touched order."""
         seen: dict[str, None] = {}
         for op in self.ops:
+            if op.op in BATCH_OPS:
+                continue  # their id names the batch, not a node
             seen.setdefault(op.id, None)
             if op.target:
                 seen.setdefault(op.target, None)
@@ -102,7 +106,7 @@ class ChangeSet:
             if op.op in {"member+", "member-"}:
                 found.add("MEMBER_OF")
             changed = set(op.fields)
-            whole = op.op in {"create", "purge", "import", "unimport", "repair", "cypher"}
+            whole = op.op in BATCH_OPS or op.op in {"create", "purge"}
             if whole or "parent_id" in changed:
                 found.add("CHILD_OF")
             if whole or changed & {"content", "title"}:

@@ -29,11 +29,8 @@ _BAD_MEMBERS = (
     "MATCH (a:Node)-[:MEMBER_OF]->(b:Node) WHERE NOT b.kind IN ['tag', 'collection'] "
     "RETURN a.id, b.id"
 )
-
-
-_BAD_MEMBERS = (
-    "MATCH (a:Node)-[:MEMBER_OF]->(b:Node) WHERE NOT b.kind IN ['tag', 'collection'] "
-    "RETURN a.id, b.id"
+_DROP_BAD_MEMBERS = (
+    "MATCH (a:Node)-[e:MEMBER_OF]->(b:Node) WHERE NOT b.kind IN ['tag', 'collection'] DELETE e"
 )
 
 
@@ -170,7 +167,7 @@ def _links(graph: _Graph) -> list[Problem]:
         ids.add(node_id)
     for key, sources in graph.titled.items():
         if sources != by_title.get(key, set()):
-            problems.append(Problem("links", key, "TITLED edges do not match the titles"))
+            problems.append(Problem("titled", key, "TITLED edges do not match the titles"))
     for node_id, content in graph.nodes.select("id", "content").iter_rows():
         keys = links.references(content or "")
         if keys != graph.refers.get(node_id, set()):
@@ -222,8 +219,14 @@ def _repair(kb: KnowledgeBase, tx: WriteTx, problems: list[Problem]) -> None:
         _reparent(kb, tx, node_id)
     for node_id in sorted(by_check["order"]):
         _renumber(kb, tx, require_row(tx.execute, node_id)["parent_id"])
-    if by_check["links"] or by_check["membership"]:
-        _relink_everything(tx)
+    for key in sorted(by_check["titled"]):
+        _retitle_key(tx, key)
+    for node_id in sorted(by_check["links"]):
+        content = require_row(tx.execute, node_id)["content"] or ""
+        links.sync_references(tx, node_id, links.references(content))
+        links.relink_source(tx, node_id)
+    if by_check["membership"]:
+        tx.execute(_DROP_BAD_MEMBERS)
     tx.record(Op("repair", "doctor", ""))
 
 
@@ -275,14 +278,12 @@ def _renumber(kb: KnowledgeBase, tx: WriteTx, parent: str | None) -> None:
             tx.record(Op("update", node_id, old["kind"], encode_row(old), encode_row(new)))
 
 
-def _relink_everything(tx: WriteTx) -> None:
+def _retitle_key(tx: WriteTx, key: str) -> None:
+    """Make the TITLED edges of Ref `key` come from exactly the nodes titled `key`."""
+    tx.execute("MATCH (:Node)-[e:TITLED]->(:Ref {key: $k}) DELETE e", {"k": key})
     tx.execute(
-        "MATCH (a:Node)-[e:MEMBER_OF]->(b:Node) WHERE NOT b.kind IN ['tag', 'collection'] DELETE e"
+        "MATCH (n:Node) WHERE n.title_key = $k MATCH (r:Ref {key: $k}) CREATE (n)-[:TITLED]->(r)",
+        {"k": key},
     )
-    tx.execute("MATCH ()-[e:TITLED]->() DELETE e")
-    tx.execute("MATCH ()-[e:REFERS]->() DELETE e")
-    tx.execute("MATCH ()-[e:LINKS_TO]->() DELETE e")
-    tx.execute("MATCH (r:Ref) DELETE r")
-    rows = tx.execute("MATCH (n:Node) WHERE n.content CONTAINS '[[' RETURN n.id, n.content")
-    for node_id, content in rows:
-        links.sync_references(tx, node_id, links.references(content))
+    for source in tx.values("MATCH (s:Node)-[:REFERS]->(:Ref {key: $k}) RETURN s.id", {"k": key}):
+        links.relink_source(tx, source)

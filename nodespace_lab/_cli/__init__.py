@@ -1,0 +1,1 @@
+"""Building blocks of the `nodespace` command (see `nodespace_lab.cli`)."""

@@ -1,0 +1,272 @@
+"""Commands on single nodes and outlines: add, show, tree, journal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from . import output
+from .context import state
+
+if TYPE_CHECKING:
+    from ..kb import KnowledgeBase
+    from ..nodes.model import Node
+
+_DAY_WORDS = {"today": 0, "yesterday": -1, "tomorrow": 1}
+
+
+def read_text(value: str) -> str:
+    """`value`, or all of stdin (without trailing newlines) when it is '-'."""
+    return sys.stdin.read().rstrip("\n") if value == "-" else value
+
+
+def _priority(value: str) -> int | str:
+    # Passed on unparsed when not a number, so the model's own message names the field.
+    stripped = value.strip()
+    return int(stripped) if stripped.lstrip("-").isdigit() else value
+
+
+def _task_fields(
+    due: str | None, scheduled: str | None, priority: str | None, status: str | None
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {"due": due, "scheduled": scheduled, "task_status": status}
+    fields = {k: v for k, v in fields.items() if v is not None}
+    if priority is not None:
+        fields["priority"] = _priority(priority)
+    return fields
+
+
+@click.command()
+@click.argument("kind")
+@click.argument("title")
+@click.option("--content", metavar="TEXT", help="Markdown content; '-' reads it from stdin.")
+@click.option("--parent", metavar="ID", help="Put the node under this node (default: top level).")
+@click.option("--due", metavar="DATE", help="Due date YYYY-MM-DD (tasks).")
+@click.option("--scheduled", metavar="DATE", help="Scheduled date YYYY-MM-DD (tasks).")
+@click.option("--priority", metavar="N", help="Priority 1 (highest) to 4 (tasks).")
+@click.option("--status", metavar="STATUS", help="todo, doing, done or cancelled (tasks).")
+@click.option("--tag", "tags", metavar="TAG", multiple=True, help="Tag the node (repeatable).")
+@click.pass_context
+def add(
+    ctx: click.Context,
+    kind: str,
+    title: str,
+    content: str | None,
+    parent: str | None,
+    due: str | None,
+    scheduled: str | None,
+    priority: str | None,
+    status: str | None,
+    tags: tuple[str, ...],
+) -> None:
+    """Create a node and print its id.
+
+    KIND is text, task, collection or a registered kind; TITLE is one line.
+    """
+    kb = state(ctx).open(ctx)
+    fields = _task_fields(due, scheduled, priority, status)
+    text = read_text(content) if content is not None else ""
+    node = kb.create(kind, title, text, parent=parent, tags=tags, **fields)
+    click.echo(node.id)
+
+
+# -- show ---------------------------------------------------------------
+
+
+def _field_lines(node: Node) -> list[tuple[str, Any]]:
+    lines: list[tuple[str, Any]] = [
+        ("id", node.id),
+        ("kind", node.kind),
+        ("status", node.status),
+        ("version", node.version),
+        ("created", node.created_at),
+        ("updated", node.updated_at),
+    ]
+    if node.kind == "task":
+        lines += [
+            ("task status", node.task_status),
+            ("priority", node.priority),
+            ("due", node.due),
+            ("scheduled", node.scheduled),
+            ("completed", node.completed_at),
+        ]
+    lines += [(f"property {k}", v) for k, v in sorted(node.properties.items())]
+    return lines
+
+
+@dataclass(frozen=True)
+class Relations:
+    """What `show` prints around a node."""
+
+    parent: Node | None
+    tags: list[str]
+    collections: list[Node]
+    children: int
+    links: list[Node]
+    backlinks: list[Node]
+
+    @classmethod
+    def of(cls, kb: KnowledgeBase, node: Node) -> Relations:
+        """Read the relations of `node`."""
+        return cls(
+            parent=kb.get(node.parent_id) if node.parent_id else None,
+            tags=kb.tags(node.id),
+            collections=kb.collections(node.id),
+            children=len(kb.children(node.id)),
+            links=kb.links(node.id),
+            backlinks=kb.backlinks(node.id),
+        )
+
+
+def _ref(node: Node) -> dict[str, str]:
+    return {"id": node.id, "kind": node.kind, "title": output.label(node)}
+
+
+def _show_json(node: Node, rel: Relations) -> str:
+    record = output.node_record(node)
+    record.update(
+        parent=_ref(rel.parent) if rel.parent else None,
+        tags=rel.tags,
+        collections=[_ref(n) for n in rel.collections],
+        children_count=rel.children,
+        links=[_ref(n) for n in rel.links],
+        backlinks=[_ref(n) for n in rel.backlinks],
+    )
+    return output.to_json(record)
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="seconds") + " UTC"
+    return "" if value is None else str(output.plain(value))
+
+
+def _show_text(node: Node, rel: Relations) -> Iterator[str]:
+    yield output.label(node) or "(untitled)"
+    pairs = _field_lines(node)
+    if rel.parent is not None:
+        pairs.insert(1, ("parent", f"{output.label(rel.parent)}  ({rel.parent.id})"))
+    pairs += [("tags", ", ".join(rel.tags)), ("children", rel.children)]
+    for key, value in pairs:
+        yield f"  {key + ':':<13}{_value_text(value)}".rstrip()
+    for name, nodes in (
+        ("collections", rel.collections),
+        ("links", rel.links),
+        ("backlinks", rel.backlinks),
+    ):
+        yield f"  {name + ':':<13}{len(nodes)}"
+        yield from (f"    - {output.label(n)}  {output.dim(n.id)}" for n in nodes)
+    if node.content:
+        yield ""
+        yield node.content.rstrip("\n")
+
+
+@click.command()
+@click.argument("node_id", metavar="ID")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for reading, json for programs.",
+)
+@click.pass_context
+def show(ctx: click.Context, node_id: str, fmt: str) -> None:
+    """Print one node with its tags, links and backlinks.
+
+    Shows the fields, tags, collections, links, backlinks, number of children and content.
+    """
+    kb = state(ctx).open(ctx)
+    node = kb.get(node_id)
+    rel = Relations.of(kb, node)
+    click.echo(_show_json(node, rel) if fmt == "json" else "\n".join(_show_text(node, rel)))
+
+
+# -- tree ---------------------------------------------------------------
+
+
+def walk(kb: KnowledgeBase, node: Node, depth: int, max_depth: int | None) -> Iterator[str]:
+    """Outline lines of `node` and its descendants down to `max_depth` levels."""
+    line = f"{'  ' * depth}{output.task_box(node)} {output.label(node) or '(untitled)'}"
+    shown_id = "" if node.id == node.title else f"  {output.dim(node.id)}"
+    yield f"{line}{output.task_notes(node)}{shown_id}"
+    if max_depth is not None and depth >= max_depth:
+        return
+    for child in kb.children(node.id):
+        yield from walk(kb, child, depth + 1, max_depth)
+
+
+@click.command()
+@click.argument("node_id", metavar="[ID]", required=False)
+@click.option(
+    "--depth",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Show at most N levels below the start (default: all).",
+)
+@click.pass_context
+def tree(ctx: click.Context, node_id: str | None, depth: int | None) -> None:
+    """Print an outline, tasks with [ ]/[x] boxes.
+
+    Starts at ID, or shows every top-level node. Ids are shown after each line.
+    """
+    kb = state(ctx).open(ctx)
+    roots = [kb.get(node_id)] if node_id else kb.children()
+    if not roots:
+        click.echo("(empty knowledge base: add a node with `nodespace add text TITLE`)")
+    for root in roots:
+        for line in walk(kb, root, 0, depth):
+            click.echo(line)
+
+
+# -- journal ------------------------------------------------------------
+
+
+def parse_day(value: str | None) -> dt.date | str | None:
+    """None (today), a date for today/yesterday/tomorrow, else the text for the model."""
+    if value is None:
+        return None
+    offset = _DAY_WORDS.get(value.strip().lower())
+    return value if offset is None else dt.date.today() + dt.timedelta(days=offset)
+
+
+def _appended(content: str, text: str) -> str:
+    return f"{content.rstrip()}\n{text}" if content.strip() else text
+
+
+@click.command()
+@click.argument("day", metavar="[DAY]", required=False)
+@click.option(
+    "--append",
+    "text",
+    metavar="TEXT",
+    help="Add TEXT as a new line of the page ('-' reads stdin); prints the page id.",
+)
+@click.pass_context
+def journal(ctx: click.Context, day: str | None, text: str | None) -> None:
+    """Print (or add to) a day's journal page.
+
+    DAY is YYYY-MM-DD, today, yesterday or tomorrow (default: today). The page
+    is created if it does not exist yet.
+    """
+    kb = state(ctx).open(ctx)
+    page = kb.journal(parse_day(day))
+    if text is not None:
+        page = kb.update(page.id, content=_appended(page.content, read_text(text)))
+        click.echo(page.id)
+        return
+    click.echo(f"# {page.title}")
+    if page.content:
+        click.echo(f"\n{page.content.rstrip()}")
+    children = kb.children(page.id)
+    if children:
+        click.echo("")
+    for child in children:
+        for line in walk(kb, child, 0, None):
+            click.echo(line)
