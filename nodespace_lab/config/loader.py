@@ -50,12 +50,13 @@ class Settings:
         return {name: _values(self.section(name)) for name in SECTIONS}
 
 
-def user_config_path() -> Path:
+def user_config_path(env: Mapping[str, str] | None = None) -> Path:
     """The user config file: $NODESPACE_CONFIG, else the XDG config folder."""
-    explicit = os.environ.get(ENV_PREFIX + "CONFIG")
+    env = os.environ if env is None else env
+    explicit = env.get(ENV_PREFIX + "CONFIG")
     if explicit:
         return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "nodespace" / "config.toml"
 
 
@@ -72,13 +73,13 @@ def load_settings(
     (`<kb>/nodespace.toml`), `NODESPACE_<SECTION>_<NAME>` environment
     variables, then explicit `overrides`.
     """
+    env = os.environ if env is None else env
     settings = Settings()
     settings.sources.append("defaults")
-    user = user_file if user_file is not None else user_config_path()
-    _apply_file(settings, user)
+    _apply_file(settings, user_file if user_file is not None else user_config_path(env))
     if kb_path is not None:
         _apply_file(settings, Path(kb_path) / PROJECT_FILE)
-    _apply_env(settings, os.environ if env is None else env)
+    _apply_env(settings, env)
     if overrides:
         _apply_mapping(settings, overrides, "arguments")
     return settings
