@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,7 @@ from .graph.cypher import check_query
 from .graph.engine import DB_FILE
 from .nodes import bulk, tree, undo
 from .nodes.links import normalise
-from .nodes.model import PUBLIC_COLUMNS, Node
+from .nodes.model import PUBLIC_COLUMNS, Node, nodes_from_rows
 from .nodes.query import Find, kinds_tuple
 from .nodes.validate import check_date
 from .nodes.writer import NodeWriter
@@ -27,6 +28,10 @@ from .search.fulltext import FullTextIndex, SearchDoc, SearchHit
 FULLTEXT_DIR = "fulltext"
 _IMPORTED = "MATCH (n:Node) WHERE n.created_seq = $s RETURN n.id"
 _NODE_RETURN = ", ".join(f"n.{c}" for c in PUBLIC_COLUMNS)
+# One full-text index per folder per process, shared like the graph store: its
+# writer holds a folder lock, so a second KnowledgeBase on one path must reuse it.
+_fulltext_indexes: dict[Path, tuple[FullTextIndex, int]] = {}
+_fulltext_lock = threading.Lock()
 
 
 class KnowledgeBase:
@@ -49,8 +54,12 @@ class KnowledgeBase:
         self._writer = NodeWriter(self._store, self.settings)
         self._closed = False
         try:
-            self._fulltext = FullTextIndex(self.path / FULLTEXT_DIR, self.settings.search)
-            self._fulltext.catch_up(_SearchSource(self))
+            self._fulltext = _acquire_fulltext(self.path, self.settings)
+            try:
+                self._fulltext.catch_up(_SearchSource(self))
+            except BaseException:
+                _release_fulltext(self.path)
+                raise
         except BaseException:
             self._store.close()
             raise
@@ -92,7 +101,7 @@ class KnowledgeBase:
         try:
             self._fulltext.catch_up(_SearchSource(self))
         finally:
-            self._fulltext.close()
+            _release_fulltext(self.path)
             self._store.close()
 
     def __repr__(self) -> str:
@@ -166,14 +175,15 @@ class KnowledgeBase:
     def children(self, node_id: str | None = None, *, include_deleted: bool = False) -> list[Node]:
         """Children of a node in order (None: the top-level nodes)."""
         if node_id is not None:
-            tree.require_row(self._store.rows, node_id)
             query = "MATCH (n:Node)-[:CHILD_OF]->(:Node {id: $p})"
         else:
             query = "MATCH (n:Node) WHERE n.parent_id IS NULL AND n.kind <> 'tag'"
         if not include_deleted:
             query += (" AND" if node_id is None else " WHERE") + " n.status <> 'deleted'"
         query += f" RETURN {_NODE_RETURN} ORDER BY n.position, n.id"
-        return self._nodes(query, {"p": node_id} if node_id is not None else {})
+        if node_id is None:
+            return self._nodes(query, {})
+        return self._nodes_of(node_id, query, {"p": node_id})
 
     def subtree(self, node_id: str, *, include_deleted: bool = False) -> list[tuple[int, Node]]:
         """(depth, node) pairs of a node and all its descendants, depth first, in order."""
@@ -206,9 +216,26 @@ class KnowledgeBase:
         )
 
     def _linked(self, match: str, node_id: str, include_deleted: bool) -> list[Node]:
-        tree.require_row(self._store.rows, node_id)
         where = "" if include_deleted else " WHERE n.status <> 'deleted'"
-        return self._nodes(f"{match}{where} RETURN {_NODE_RETURN} ORDER BY n.id", {"id": node_id})
+        query = f"{match}{where} RETURN {_NODE_RETURN} ORDER BY n.id"
+        return self._nodes_of(node_id, query, {"id": node_id})
+
+    def _nodes_of(self, node_id: str, query: str, params: dict[str, Any]) -> list[Node]:
+        """`_nodes(query)` about node `node_id`: NotFound (as `require_row`) if it is missing.
+
+        The existence check costs a round trip, so it runs only when the answer
+        is empty or the query failed (it then raises what `require_row` raises).
+        """
+        if not isinstance(node_id, str):
+            tree.require_row(self._store.rows, node_id)
+        try:
+            found = self._nodes(query, params)
+        except QueryError:
+            tree.require_row(self._store.rows, node_id)
+            raise
+        if not found:
+            tree.require_row(self._store.rows, node_id)
+        return found
 
     def tag(self, node_id: str, *names: str) -> list[str]:
         """Tag a node (tags are created on demand); returns the tag ids."""
@@ -296,8 +323,7 @@ class KnowledgeBase:
         return self._store.frame(query, params)
 
     def _nodes(self, query: str, params: dict[str, Any]) -> list[Node]:
-        rows = self._store.rows(query, params)
-        return [Node.from_row(dict(zip(PUBLIC_COLUMNS, r, strict=True))) for r in rows]
+        return nodes_from_rows(self._store.rows(query, params))
 
     # -- transactions, import, history --------------------------------
 
@@ -373,6 +399,17 @@ class KnowledgeBase:
         return self._fulltext
 
 
+_DOC = (
+    "OPTIONAL MATCH (n)-[:MEMBER_OF]->(t:Node) "
+    "RETURN n.id, n.kind, n.title, n.content, n.status, collect(t.id)"
+)
+_DOCS_OF_IDS = "UNWIND $ids AS i MATCH (n:Node {id: i}) " + _DOC
+_DOC_OF_ID = "MATCH (n:Node {id: $id}) " + _DOC
+# The UNWIND form runs as a hash join over a scan of every node (~6 ms at 100k
+# nodes); for the few documents one write changes, a key lookup each is cheaper.
+_FEW_DOCS = 16
+
+
 class _SearchSource:
     """Feeds the full-text index from the change log and the graph."""
 
@@ -381,6 +418,10 @@ class _SearchSource:
         self.rows = kb.store.rows
 
     def changes_since(self, seq: int) -> tuple[int, set[str] | None]:
+        if seq >= self.kb.seq:
+            # Nothing newer: skip the change-log query, which scans every change set
+            # (~6 ms per search after a few hundred writes, growing with history).
+            return seq, set()
         ids: set[str] = set()
         newest = seq
         for change in self.kb.store.changes(seq):
@@ -404,16 +445,15 @@ class _SearchSource:
             yield from self._docs(id_list[start : start + 5_000])
 
     def _docs(self, ids: list[str]) -> Iterator[SearchDoc]:
-        rows = self.rows(
-            "UNWIND $ids AS i MATCH (n:Node {id: i}) "
-            "OPTIONAL MATCH (n)-[:MEMBER_OF]->(t:Node) "
-            "RETURN n.id, n.kind, n.title, n.content, n.status, collect(t.id)",
-            {"ids": ids},
-        )
+        if len(ids) <= _FEW_DOCS:
+            rows = [row for i in ids for row in self.rows(_DOC_OF_ID, {"id": i})]
+        else:
+            rows = self.rows(_DOCS_OF_IDS, {"ids": ids})
         chains = tree.ancestors_of_many(self.rows, [r[0] for r in rows])
+        # Kùzu's collect() over only nulls gives NULL where LadybugDB gives [].
         for node_id, kind, title, content, status, tags in rows:
             yield SearchDoc(node_id, kind, title or "", content or "", status,
-                            tuple(t for t in tags if t), tuple(chains[node_id]))  # fmt: skip
+                            tuple(t for t in tags or () if t), tuple(chains[node_id]))  # fmt: skip
 
     def all_documents(self) -> Iterator[SearchDoc]:
         frame = self.kb.store.frame(
@@ -431,6 +471,27 @@ class _SearchSource:
             chain = tuple(_chain(parent_of, node_id))
             node_tags = tuple(tags.get(node_id, ()))
             yield SearchDoc(node_id, kind, title or "", content or "", status, node_tags, chain)
+
+
+def _acquire_fulltext(path: Path, settings: Settings) -> FullTextIndex:
+    """The full-text index of the folder `path`, opened by its first user."""
+    with _fulltext_lock:
+        index, users = _fulltext_indexes.get(path, (None, 0))
+        if index is None:
+            index = FullTextIndex(path / FULLTEXT_DIR, settings.search)
+        _fulltext_indexes[path] = (index, users + 1)
+        return index
+
+
+def _release_fulltext(path: Path) -> None:
+    """Drop one user of the index of `path`; the last one closes it."""
+    with _fulltext_lock:
+        index, users = _fulltext_indexes[path]
+        if users > 1:
+            _fulltext_indexes[path] = (index, users - 1)
+            return
+        del _fulltext_indexes[path]
+    index.close()
 
 
 def _chain(parent_of: dict[str, str | None], node_id: str) -> list[str]:

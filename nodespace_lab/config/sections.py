@@ -18,7 +18,9 @@ class StorageSettings(param.Parameterized):
         doc="Graph engine: 'ladybug' (LadybugDB, default) or 'kuzu' (Kùzu 0.11.3, archived).",
     )
     buffer_pool_mb = param.Integer(
-        default=256, bounds=(16, 262144), doc="Engine buffer pool size in MiB."
+        default=1024,
+        bounds=(16, 262144),
+        doc="Engine buffer pool size in MiB (a 1M-node import needs about 1 GiB).",
     )
     max_db_size_gb = param.Integer(
         default=64,

@@ -15,7 +15,7 @@ _STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`", re.DOTA
 _COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
 _WORDS = r"\b({})\b"
 NEVER = ("COPY", "LOAD", "EXPORT", "IMPORT", "INSTALL", "ATTACH", "DETACH\\s+DATABASE", "USE",
-         "CHECKPOINT", "BEGIN", "COMMIT", "ROLLBACK", "CALL\\s+\\w+\\s*=")  # fmt: skip
+         "CHECKPOINT", "BEGIN", "COMMIT", "ROLLBACK", "CALL\\s+\\w+(?=\\s*=)")  # fmt: skip
 WRITES = ("CREATE", "MERGE", "SET", "DELETE", "REMOVE", "DROP", "ALTER", "DETACH")
 _NEVER = re.compile(_WORDS.format("|".join(NEVER)), re.IGNORECASE)
 _WRITE = re.compile(_WORDS.format("|".join(WRITES)), re.IGNORECASE)

@@ -60,9 +60,12 @@ class WriteTx:
         self.ops: list[Op] = []
         self.undoes: int | None = None
         self.before_commit: list[Callable[[WriteTx], None]] = []
+        self.scanned_frames = False
 
     def execute(self, query: str, params: Params | None = None) -> list[list[Any]]:
         """Run one statement inside this transaction and return its rows."""
+        if "COPY " in query or "LOAD FROM" in query:
+            self.scanned_frames = True
         return self.store._run(self.store._writer, query, params)
 
     def values(self, query: str, params: Params | None = None) -> list[Any]:
@@ -90,6 +93,7 @@ class GraphStore:
             self._writer = self.engine.connect(settings.performance.query_threads)
             apply_migrations(self._writer)
             self._seq = self._max_seq()
+            self._discard_torn_import()
         except BaseException:
             self.engine.close()
             raise
@@ -135,6 +139,8 @@ class GraphStore:
             return self._writer
         connection = getattr(self._local, "connection", None)
         if connection is None:
+            if self.engine.closed:  # the engine would raise a bare RuntimeError
+                raise StorageError("The knowledge base is closed; open it again to use it.")
             connection = self.engine.connect(self.settings.performance.query_threads)
             self._local.connection = connection
         return connection
@@ -188,9 +194,20 @@ class GraphStore:
             finally:
                 self._tx = None
                 self._tx_owner = None
+                if tx.scanned_frames:
+                    self._renew_writer()
             # Publishing under the write lock keeps subscribers in sequence order.
             if change is not None:
                 self._publish(change)
+
+    def _renew_writer(self) -> None:
+        # LadybugDB 0.22 keeps ~0.6 MB of buffer pool per column for every COPY or
+        # LOAD FROM a DataFrame until the connection closes: after ~20 imports the
+        # pool is full ("Unable to allocate memory"). A fresh connection frees it.
+        old, self._writer = self._writer, self.engine.connect(
+            self.settings.performance.query_threads
+        )
+        old.close()
 
     def _begin(self, label: str) -> WriteTx:
         self._run(self._writer, "BEGIN TRANSACTION", None)
@@ -271,6 +288,51 @@ class GraphStore:
             {"before": before, "limit": limit},
         )
         return [_change_from_row(row) for row in rows]
+
+    def _discard_torn_import(self) -> None:
+        """Remove the remains of an import that a kill -9 tore apart while committing.
+
+        Measured on both engines (tests/crash): killed during the COMMIT of a
+        transaction that ran COPY, recovery keeps its other statements (the
+        change-log record) but not the COPYed rows. That commit never returned,
+        so the import is removed whole. Only the newest change set can be torn.
+        """
+        if not self._seq:
+            return
+        params = {"s": self._seq}
+        rows = self._run(self._writer, "MATCH (c:ChangeSet {seq: $s}) RETURN c.ops", params)
+        ops = decode_ops(rows[0][0])
+        if not any(op.op == "import" for op in ops) or any(
+            op.op not in {"import", "create"} for op in ops
+        ):
+            return
+        wanted = sum(op.count if op.op == "import" else 1 for op in ops)
+        found, parented = self._run(
+            self._writer,
+            "MATCH (n:Node) WHERE n.created_seq = $s RETURN count(n), count(n.parent_id)",
+            params,
+        )[0]
+        edges = self._run(
+            self._writer,
+            "MATCH (n:Node)-[:CHILD_OF]->(:Node) WHERE n.created_seq = $s RETURN count(*)",
+            params,
+        )[0][0]
+        if (found, edges) == (wanted, parented):
+            return
+        log.warning("Change set %d was torn by a crash during commit; removing it.", self._seq)
+        self._run(self._writer, "BEGIN TRANSACTION", None)
+        try:
+            for query in (
+                "MATCH (n:Node) WHERE n.created_seq = $s DETACH DELETE n",
+                "MATCH (r:Ref) WHERE NOT EXISTS { MATCH (r)<-[:REFERS]-(:Node) } DETACH DELETE r",
+                "MATCH (c:ChangeSet {seq: $s}) DELETE c",
+            ):
+                self._run(self._writer, query, params)
+            self._run(self._writer, "COMMIT", None)
+        except BaseException:
+            self._rollback()
+            raise
+        self._seq -= 1
 
     def _max_seq(self) -> int:
         rows = self._run(self._writer, "MATCH (c:ChangeSet) RETURN max(c.seq)", None)

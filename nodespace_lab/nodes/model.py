@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -47,9 +48,10 @@ class Node:
     @classmethod
     def from_row(cls, row: Row) -> Node:
         """Build a node from an engine row (a dict of Node columns)."""
-        names = {f.name for f in fields(cls)}
+        names = _field_names(cls)
         values = {k: v for k, v in row.items() if k in names}
-        values["properties"] = json.loads(row.get("properties") or "{}")
+        properties = row.get("properties") or "{}"
+        values["properties"] = {} if properties == "{}" else json.loads(properties)
         values["title"] = values.get("title") or ""
         values["content"] = values.get("content") or ""
         return cls(**values)
@@ -61,6 +63,50 @@ class Node:
     def __repr__(self) -> str:
         title = self.title if len(self.title) <= 40 else self.title[:37] + "..."
         return f"Node({self.kind} {self.id!r} {title!r} v{self.version})"
+
+
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _field_names(cls: type) -> frozenset[str]:
+    """Field names of a node class (computed once: `fields()` costs ~1.5 µs a call)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(f.name for f in fields(cls))
+    return names
+
+
+# `Node(**values)` of a frozen dataclass sets each field through
+# object.__setattr__ (~3.5 µs a node); filling __dict__ directly gives the
+# same object in ~1 µs. Only valid while the fields are exactly
+# PUBLIC_COLUMNS in order, with no __post_init__ or __slots__: checked here.
+_DIRECT = (
+    tuple(f.name for f in fields(Node)) == PUBLIC_COLUMNS
+    and not hasattr(Node, "__post_init__")
+    and not hasattr(Node, "__slots__")
+)
+
+
+def nodes_from_rows(rows: Iterable[Sequence[Any]]) -> list[Node]:
+    """Nodes from engine rows holding PUBLIC_COLUMNS in order.
+
+    The same nodes as `Node.from_row(dict(zip(PUBLIC_COLUMNS, row)))`, built
+    about four times faster (listing 50 children spent half its time here).
+    """
+    if not _DIRECT:
+        return [Node.from_row(dict(zip(PUBLIC_COLUMNS, r, strict=True))) for r in rows]
+    nodes = []
+    new = object.__new__
+    for row in rows:
+        values = dict(zip(PUBLIC_COLUMNS, row, strict=True))
+        properties = values["properties"] or "{}"
+        values["properties"] = {} if properties == "{}" else json.loads(properties)
+        values["title"] = values["title"] or ""
+        values["content"] = values["content"] or ""
+        node = new(Node)
+        node.__dict__.update(values)
+        nodes.append(node)
+    return nodes
 
 
 def encode_row(row: Row) -> Row:

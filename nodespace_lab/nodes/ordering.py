@@ -108,7 +108,10 @@ def key_between(before: str | None, after: str | None) -> str:
         if fraction:
             return integer
         lower = _decrement(integer)
-        return lower if lower is not None else integer + _midpoint("", fraction)
+        if lower is None:
+            # `after` is the smallest key there is ("A" + zeros): nothing sorts before it.
+            raise ValueError(f"no ordering key sorts before the smallest key {after!r}")
+        return lower
     integer, fraction = _split(before)
     if after is None:
         higher = _increment(integer)

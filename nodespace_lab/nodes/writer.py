@@ -111,7 +111,12 @@ class NodeWriter:
             raise HierarchyError(
                 f"Parent {parent!r} does not exist; create it first or pass parent=None."
             )
-        row = self._writable(tx, parent, "Parent")
+        row = tree.require_row(tx.execute, parent, "Parent")
+        if row["status"] == "deleted":  # a hierarchy error, as in bulk import
+            raise HierarchyError(
+                f"Parent {parent!r} is deleted; restore it with kb.restore({parent!r}) first "
+                "or pick another parent."
+            )
         if not kind_spec(row["kind"]).in_tree:
             raise HierarchyError(f"Parent {parent!r} is a {row['kind']} and cannot have children.")
         if moving is not None and (
@@ -161,8 +166,11 @@ class NodeWriter:
             row["position"] = self._position(tx, parent, index, node_id) if spec.in_tree else ""
             self._insert(tx, row)
             links.retitle(tx, node_id, None, row["title_key"])
-            if row["content"]:
-                links.sync_references(tx, node_id, links.references(row["content"]))
+            # A new node refers to nothing yet: with no [[references]] there is nothing
+            # to sync (saves a round trip per create).
+            keys = links.references(row["content"]) if row["content"] else set()
+            if keys:
+                links.sync_references(tx, node_id, keys)
             tx.record(Op("create", node_id, kind, None, encode_row(row)))
         return row
 

@@ -223,6 +223,9 @@ class FullTextIndex:
         index = tantivy.Index(self._schema, str(self._path), reuse=True)
         writer = self._new_writer(index)
         try:
+            # A writer killed mid-commit leaves files the next commit wants to
+            # create again ("FileAlreadyExists ....del"), failing every open.
+            writer.garbage_collect_files()
             seq = _read_meta(index)
             if seq is None:
                 seq = _initialise(index, writer)
