@@ -61,7 +61,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.service.host == "127.0.0.1"
     assert settings.sources == ["defaults"]
     values = settings.as_dict()
-    assert values["storage"]["buffer_pool_mb"] == 256
+    assert values["storage"]["buffer_pool_mb"] == 1024
     assert "name" not in values["storage"]
 
 
@@ -69,7 +69,7 @@ def test_loads_do_not_share_state(tmp_path: Path) -> None:
     first = load(tmp_path, overrides={"storage": {"buffer_pool_mb": 32}})
     second = load(tmp_path)
     assert first.storage.buffer_pool_mb == 32
-    assert second.storage.buffer_pool_mb == 256
+    assert second.storage.buffer_pool_mb == 1024
 
 
 # -- layers --------------------------------------------------------------------------
