@@ -138,7 +138,7 @@ class KnowledgeBase:
             )
             if tags:
                 self._writer.tag(row["id"], tuple(tags))
-        return self.get(row["id"])
+        return Node.from_row(row)
 
     def get(self, node_id: str) -> Node:
         """The node with this id (NotFound if there is none)."""

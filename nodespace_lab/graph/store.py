@@ -204,8 +204,9 @@ class GraphStore:
         # LadybugDB 0.22 keeps ~0.6 MB of buffer pool per column for every COPY or
         # LOAD FROM a DataFrame until the connection closes: after ~20 imports the
         # pool is full ("Unable to allocate memory"). A fresh connection frees it.
-        old, self._writer = self._writer, self.engine.connect(
-            self.settings.performance.query_threads
+        old, self._writer = (
+            self._writer,
+            self.engine.connect(self.settings.performance.query_threads),
         )
         old.close()
 

@@ -177,11 +177,25 @@ def relink_sources(tx: WriteTx, node_ids: Iterable[str]) -> None:
         tx.execute("COPY LINKS_TO FROM $frame", {"frame": frame})
 
 
+def _existing_refs(tx: WriteTx, keys: list[str]) -> list[str]:
+    """Those of (exactly two) `keys` that name an existing Ref, with key lookups only."""
+    ((first, second),) = tx.execute(
+        "OPTIONAL MATCH (a:Ref {key: $a}) OPTIONAL MATCH (b:Ref {key: $b}) RETURN a.key, b.key",
+        {"a": keys[0], "b": keys[1]},
+    )
+    return [key for key in (first, second) if key is not None]
+
+
 def retitle(tx: WriteTx, node_id: str, old_key: str | None, new_key: str) -> None:
     """Move node `node_id` from answering to `old_key` to `new_key` (None: new node)."""
     if old_key == new_key:
         return
     touched_keys = [new_key, node_id] if old_key is None else [old_key, new_key]
+    if old_key is None:
+        # Most new nodes answer to no existing reference: one lookup settles it.
+        touched_keys = _existing_refs(tx, touched_keys)
+        if not touched_keys:
+            return
     if old_key is not None:
         tx.execute(
             "MATCH (:Node {id: $id})-[e:TITLED]->(r:Ref {key: $k}) DELETE e",

@@ -27,6 +27,11 @@ from .validate import (
     check_title,
 )
 
+_NODE_FIELDS = ", ".join(f"{c}: ${c}" for c in COLUMNS)
+_INSERT = f"CREATE (:Node {{{_NODE_FIELDS}}})"
+_INSERT_CHILD = (
+    f"MATCH (p:Node {{id: $parent_id}}) CREATE (:Node {{{_NODE_FIELDS}}})-[:CHILD_OF]->(p)"
+)
 EDITABLE = frozenset({"title", "content", "properties", "status", *TASK_FIELDS})
 
 
@@ -107,11 +112,11 @@ class NodeWriter:
     def _check_parent(self, tx: WriteTx, parent: object, moving: str | None) -> str | None:
         if parent is None:
             return None
-        if not isinstance(parent, str) or tree.node_row(tx.execute, parent) is None:
+        row = tree.node_row(tx.execute, parent) if isinstance(parent, str) else None
+        if row is None or not isinstance(parent, str):
             raise HierarchyError(
                 f"Parent {parent!r} does not exist; create it first or pass parent=None."
             )
-        row = tree.require_row(tx.execute, parent, "Parent")
         if row["status"] == "deleted":  # a hierarchy error, as in bulk import
             raise HierarchyError(
                 f"Parent {parent!r} is deleted; restore it with kb.restore({parent!r}) first "
@@ -147,11 +152,13 @@ class NodeWriter:
             node_id = node_id or title
             if node_id != title:
                 raise ValidationError(f"A {kind} node's id must equal its title {title!r}.")
-        node_id = new_id() if node_id is None else _check_id(node_id)
+        # A generated id is unique by construction: only a caller's id can be taken.
+        given = node_id is not None
+        node_id = _check_id(node_id) if node_id is not None else new_id()
         obj = f"New {kind} {node_id!r}"
         values = self._clean(obj, kind, {"title": title, "content": content, **fields}, None)
         with self.store.write(f"create {kind}") as tx:
-            if tree.node_row(tx.execute, node_id) is not None:
+            if given and tree.node_row(tx.execute, node_id) is not None:
                 raise ValidationError(f"Node id {node_id!r} already exists; pick another id.")
             if not spec.in_tree and parent is not None:
                 raise HierarchyError(f"A {kind} node cannot have a parent; pass parent=None.")
@@ -175,13 +182,11 @@ class NodeWriter:
         return row
 
     def _insert(self, tx: WriteTx, row: Row) -> None:
-        assignments = ", ".join(f"{c}: ${c}" for c in COLUMNS)
-        tx.execute(f"CREATE (:Node {{{assignments}}})", row)
-        if row["parent_id"] is not None:
-            tx.execute(
-                "MATCH (c:Node {id: $c}), (p:Node {id: $p}) CREATE (c)-[:CHILD_OF]->(p)",
-                {"c": row["id"], "p": row["parent_id"]},
-            )
+        """Insert a row, and its CHILD_OF edge in the same statement."""
+        if row["parent_id"] is None:
+            tx.execute(_INSERT, row)
+        else:
+            tx.execute(_INSERT_CHILD, row)
 
     def update(self, node_id: str, expected_version: int | None = None, **fields: Any) -> Row:
         """Change fields of a node; with `expected_version`, refuse if it moved on."""
