@@ -468,7 +468,7 @@ class _SearchSource:
             tags.setdefault(node_id, []).append(tag_id)
         parent_of = dict(zip(frame["id"].to_list(), frame["parent_id"].to_list(), strict=True))
         for node_id, kind, title, content, status, _ in frame.iter_rows():
-            chain = tuple(_chain(parent_of, node_id))
+            chain = tuple(tree.chain_of(parent_of, node_id))
             node_tags = tuple(tags.get(node_id, ()))
             yield SearchDoc(node_id, kind, title or "", content or "", status, node_tags, chain)
 
@@ -492,15 +492,6 @@ def _release_fulltext(path: Path) -> None:
             return
         del _fulltext_indexes[path]
     index.close()
-
-
-def _chain(parent_of: dict[str, str | None], node_id: str) -> list[str]:
-    chain: list[str] = []
-    current = parent_of.get(node_id)
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = parent_of.get(current)
-    return chain
 
 
 def open_kb(path: str | Path, **kwargs: Any) -> KnowledgeBase:

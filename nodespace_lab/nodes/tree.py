@@ -109,12 +109,14 @@ def ancestors_of_many(run: Run, ids: list[str]) -> dict[str, list[str]]:
         )
         parent_of.update({r[0]: r[1] for r in rows})
         frontier = [p for p in {r[1] for r in rows} if p is not None and p not in parent_of]
-    chains: dict[str, list[str]] = {}
-    for node_id in ids:
-        chain: list[str] = []
-        current = parent_of.get(node_id)
-        while current is not None and current not in chain:
-            chain.append(current)
-            current = parent_of.get(current)
-        chains[node_id] = chain
-    return chains
+    return {node_id: chain_of(parent_of, node_id) for node_id in ids}
+
+
+def chain_of(parent_of: dict[str, str | None], node_id: str) -> list[str]:
+    """Ancestors of `node_id` by a parent map, parent first (stops at a cycle)."""
+    chain: list[str] = []
+    current = parent_of.get(node_id)
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = parent_of.get(current)
+    return chain
