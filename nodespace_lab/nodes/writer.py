@@ -373,7 +373,7 @@ def _check_id(node_id: object) -> str:
     check_text("Node id", "id", node_id)
     if node_id != links.normalise(node_id) or len(node_id) > 200:
         raise ValidationError(
-            f"Node id {node_id!r} is invalid; ids are lowercase with no spaces "
-            "(at most 200 characters), e.g. 'paper-2026-graphs'."
+            f"Node id {node_id!r} is invalid; ids are lowercase, without repeated, leading "
+            "or trailing spaces, at most 200 characters, e.g. 'paper-2026-graphs'."
         )
     return node_id
