@@ -59,7 +59,6 @@ class WriteTx:
         self.seq = store.seq + 1
         self.ops: list[Op] = []
         self.undoes: int | None = None
-        self.before_commit: list[Callable[[WriteTx], None]] = []
         self.scanned_frames = False
 
     def execute(self, query: str, params: Params | None = None) -> list[list[Any]]:
@@ -165,11 +164,6 @@ class GraphStore:
         """True when the calling thread has a write transaction open."""
         return self._tx is not None and self._tx_owner == threading.get_ident()
 
-    @property
-    def current_tx(self) -> WriteTx | None:
-        """The calling thread's open write transaction, if any."""
-        return self._tx if self.in_transaction else None
-
     @contextmanager
     def write(self, label: str) -> Iterator[WriteTx]:
         """Open (or join) the write transaction of this thread.
@@ -185,8 +179,6 @@ class GraphStore:
             tx = self._begin(label)
             try:
                 yield tx
-                for hook in tx.before_commit:
-                    hook(tx)
                 change = self._commit(tx)
             except BaseException:
                 self._rollback()
