@@ -13,8 +13,8 @@ from typing import Any
 import polars as pl
 
 from .config import Settings, load_settings
-from .errors import NotFound, QueryError, StorageError, ValidationError
-from .graph import ChangeSet, GraphStore, open_store
+from .errors import NotFound, QueryError, StorageError
+from .graph import ChangeSet, GraphStore, Op, open_store
 from .graph.cypher import check_query
 from .graph.engine import DB_FILE
 from .nodes import bulk, tree, undo
@@ -305,8 +305,6 @@ class KnowledgeBase:
             return self._read_only(query, params or {})
         if not self.settings.security.allow_cypher_writes:
             raise QueryError("Cypher writes are disabled by security.allow_cypher_writes = false.")
-        from .graph import Op
-
         with self._store.write("cypher") as tx:
             frame = self._frame(query, params or {})
             tx.record(Op("cypher", "cypher", "", target=query[:2000]))
@@ -499,4 +497,4 @@ def open_kb(path: str | Path, **kwargs: Any) -> KnowledgeBase:
     return KnowledgeBase(path, **kwargs)
 
 
-__all__ = ["KnowledgeBase", "ValidationError", "open_kb"]
+__all__ = ["KnowledgeBase", "open_kb"]
