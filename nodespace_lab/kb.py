@@ -17,6 +17,7 @@ from .errors import NotFound, QueryError, StorageError
 from .graph import ChangeSet, GraphStore, Op, open_store
 from .graph.cypher import check_query
 from .graph.engine import DB_FILE
+from .live import Dependencies, LiveQuery, LiveRegistry, follow
 from .nodes import bulk, tree, undo
 from .nodes.links import normalise
 from .nodes.model import PUBLIC_COLUMNS, Node, nodes_from_rows
@@ -53,6 +54,7 @@ class KnowledgeBase:
         self._store: GraphStore = open_store(self.path, self.settings)
         self._writer = NodeWriter(self._store, self.settings)
         self._closed = False
+        self._live: LiveRegistry | None = None
         try:
             self._fulltext = _acquire_fulltext(self.path, self.settings)
             try:
@@ -98,6 +100,8 @@ class KnowledgeBase:
         if self._closed:
             return
         self._closed = True
+        if self._live is not None:
+            self._live.close()
         try:
             self._fulltext.catch_up(_SearchSource(self))
         finally:
@@ -347,6 +351,29 @@ class KnowledgeBase:
     def subscribe(self, callback: Callable[[ChangeSet], None]) -> Callable[[], None]:
         """Call `callback(change_set)` after each commit; returns an unsubscribe function."""
         return self._store.subscribe(callback)
+
+    def follow(
+        self, callback: Callable[[ChangeSet], None], since: int | None = None
+    ) -> Callable[[], None]:
+        """Like `subscribe`, first replaying the change sets after `since` (no gap)."""
+        return follow(self._store, callback, since)
+
+    @property
+    def live_registry(self) -> LiveRegistry:
+        """The live queries of this knowledge base (created on first use)."""
+        if self._live is None:
+            self._live = LiveRegistry(self)
+        return self._live
+
+    def live(
+        self, query: Find | str, *, depends: Dependencies | None = None, **params: Any
+    ) -> LiveQuery:
+        """A live query: `kb.find(...)` or Cypher (with `params`) kept up to date.
+
+        Dependencies of a `find()` query are derived; for Cypher pass `depends`,
+        or every write re-runs it (correct, only slower).
+        """
+        return self.live_registry.add(query, params, depends)
 
     def undo(self) -> ChangeSet:
         """Revert the newest change set not yet undone; returns the one reverted."""

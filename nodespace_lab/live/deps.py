@@ -1,0 +1,86 @@
+"""What a live query depends on, and whether a change set can affect it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..graph import ChangeSet, Op
+from ..graph.changelog import BATCH_OPS
+from ..nodes.query import Find
+
+_ROW_FIELDS = frozenset({"status", "kind"})
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """Kinds, fields, edge types and ids a query reads; `everything` when unknown.
+
+    `kinds` / `fields` None mean "any". `ids` are nodes the query names (a tag,
+    a parent): membership or hierarchy changes about them matter.
+    """
+
+    kinds: frozenset[str] | None = None
+    fields: frozenset[str] | None = None
+    edges: frozenset[str] = frozenset()
+    ids: frozenset[str] = frozenset()
+    equals: tuple[tuple[str, Any], ...] = ()
+    everything: bool = False
+
+    @classmethod
+    def unknown(cls) -> Dependencies:
+        """The safe fallback: any write may change the result."""
+        return cls(everything=True)
+
+    @classmethod
+    def of_find(cls, find: Find) -> Dependencies:
+        """Derive the dependencies of a `kb.find()` query from its parts."""
+        fields = set(find.columns) | _ROW_FIELDS | {name for name, _ in find.order}
+        for name, _, _ in find.conditions:
+            fields |= {"title", "content"} if name == "any" else {name}
+        if find.parent_id is not None:
+            fields.add("position")
+        edges = {"MEMBER_OF"} if find.tag_ids else set()
+        if find.parent_id is not None:
+            edges.add("CHILD_OF")
+        ids = set(find.tag_ids) | ({find.parent_id} if find.parent_id else set())
+        equals = tuple(
+            (name, value)
+            for name, op, value in find.conditions
+            if op in {"=", "=="} and isinstance(value, str | int | bool)
+        )
+        return cls(
+            kinds=frozenset(find.kinds) or None,
+            fields=frozenset(fields),
+            edges=frozenset(edges),
+            ids=frozenset(ids),
+            equals=equals,
+        )
+
+    def affected_by(self, change: ChangeSet, shown: set[str]) -> bool:
+        """Can `change` alter the result of a query now showing the ids `shown`?"""
+        if self.everything:
+            return True
+        return any(self._op_matters(op, shown) for op in change.ops)
+
+    def _op_matters(self, op: Op, shown: set[str]) -> bool:
+        if op.op in BATCH_OPS or op.id in shown:
+            return True
+        if op.op in {"member+", "member-"}:
+            return "MEMBER_OF" in self.edges and op.target in self.ids
+        if self.kinds is not None and op.kind not in self.kinds:
+            return False
+        if self.equals and not (self._selects(op.before) or self._selects(op.after)):
+            return False  # the row is outside the result before and after the change
+        if op.op in {"create", "purge"}:
+            return True
+        changed = set(op.fields)
+        if self.fields is None or changed & self.fields:
+            return True
+        return "CHILD_OF" in self.edges and "parent_id" in changed
+
+    def _selects(self, row: dict[str, Any] | None) -> bool:
+        """Could `row` (a change-log row image) satisfy the query's equality conditions?"""
+        if row is None:
+            return False
+        return all(name not in row or row[name] == value for name, value in self.equals)

@@ -1,0 +1,129 @@
+"""Live queries: a result that re-runs when a change can affect it, as row diffs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from ..nodes.query import Find
+from .deps import Dependencies
+
+if TYPE_CHECKING:
+    from ..kb import KnowledgeBase
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RowDiff:
+    """How a result changed, keyed by row id."""
+
+    seq: int
+    added: tuple[Row, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[Row, ...] = ()
+    order: tuple[str, ...] | None = None  # the new id order, when it changed
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing changed."""
+        return not (self.added or self.removed or self.changed or self.order is not None)
+
+
+def diff_rows(seq: int, old: list[Row], new: list[Row], key: str = "id") -> RowDiff:
+    """The diff that turns result `old` into result `new` (rows keyed by `key`)."""
+    before = {row[key]: row for row in old}
+    after = {row[key]: row for row in new}
+    added = tuple(row for k, row in after.items() if k not in before)
+    removed = tuple(k for k in before if k not in after)
+    changed = tuple(row for k, row in after.items() if k in before and before[k] != row)
+    reordered = list(after) != _default_order(list(before), removed, added, key)
+    return RowDiff(seq, added, removed, changed, tuple(after) if reordered else None)
+
+
+def apply_diff(rows: list[Row], diff: RowDiff, key: str = "id") -> list[Row]:
+    """Apply `diff` to `rows` (what a widget does with each diff it receives)."""
+    by_key = {row[key]: row for row in rows}
+    for gone in diff.removed:
+        by_key.pop(gone, None)
+    by_key.update({row[key]: row for row in (*diff.changed, *diff.added)})
+    order = diff.order or _default_order([row[key] for row in rows], diff.removed, diff.added, key)
+    return [by_key[k] for k in order]
+
+
+def _default_order(
+    old: list[Any], removed: tuple[Any, ...], added: tuple[Row, ...], key: str
+) -> list[Any]:
+    """Order when a diff carries none: surviving rows as before, then added rows."""
+    gone = set(removed)
+    return [k for k in old if k not in gone] + [row[key] for row in added]
+
+
+@dataclass(eq=False)
+class LiveQuery:
+    """A query result kept true as the graph changes.
+
+    Create it with `kb.live(...)`. `rows` is the current result; observers get
+    a `RowDiff` after each re-run that changed something.
+    """
+
+    kb: KnowledgeBase
+    query: Find | str
+    params: dict[str, Any] = field(default_factory=dict)
+    depends: Dependencies = field(default_factory=Dependencies.unknown)
+    key: str = "id"
+    rows: list[Row] = field(default_factory=list)
+    seq: int = 0
+    reruns: int = 0
+    _observers: list[Callable[[RowDiff], None]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self) -> pl.DataFrame:
+        """Run the query now and return its frame (does not update `rows`)."""
+        if isinstance(self.query, Find):
+            return self.query.to_polars()
+        return self.kb.cypher(self.query, self.params)
+
+    def refresh(self) -> RowDiff:
+        """Re-run, update `rows`, tell observers; returns the diff."""
+        with self._lock:
+            seq = self.kb.seq
+            frame = self.run()
+            new = _keyed(frame.to_dicts(), self.key)
+            diff = diff_rows(seq, self.rows, new, self.key)
+            self.rows, self.seq = new, seq
+            self.reruns += 1
+        if not diff.empty:
+            for callback in list(self._observers):
+                callback(diff)
+        return diff
+
+    @property
+    def ids(self) -> set[str]:
+        """Keys of the rows now in the result."""
+        return {row[self.key] for row in self.rows}
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The current result as a DataFrame."""
+        return pl.DataFrame(self.rows)
+
+    def observe(self, callback: Callable[[RowDiff], None]) -> Callable[[], None]:
+        """Call `callback(diff)` after each change; returns a function that stops it."""
+        self._observers.append(callback)
+        return lambda: self._observers.remove(callback)
+
+    def close(self) -> None:
+        """Stop updating this query."""
+        self.kb.live_registry.release(self)
+
+
+def _keyed(rows: list[Row], key: str) -> list[Row]:
+    if rows and key in rows[0]:
+        return rows
+    # Without a key column, rows are keyed by position (a change replaces them).
+    return [{**row, key: f"#{i}"} for i, row in enumerate(rows)]
