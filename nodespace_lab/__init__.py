@@ -5,6 +5,8 @@ The public API is small on purpose: open a `KnowledgeBase` and use its methods.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .config import Settings, load_settings
 from .errors import NodespaceError
 from .kb import KnowledgeBase, open_kb
@@ -12,7 +14,15 @@ from .nodes import KindSpec, Node, register_kind
 
 __version__ = "0.1.0"
 
-open = open_kb
+open = open_kb  # `ns.open(path)` reads naturally
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext nodespace_lab`: add the `%%cypher` and `%nodespace` magics."""
+    from .jupyter.magics import load  # IPython is imported only here
+
+    load(ipython)
+
 
 __all__ = [
     "KindSpec",

@@ -366,12 +366,18 @@ class KnowledgeBase:
         return self._live
 
     def live(
-        self, query: Find | str, *, depends: Dependencies | None = None, **params: Any
+        self,
+        query: Find | str | Callable[..., Find | str],
+        *,
+        depends: Dependencies | None = None,
+        **params: Any,
     ) -> LiveQuery:
         """A live query: `kb.find(...)` or Cypher (with `params`) kept up to date.
 
         Dependencies of a `find()` query are derived; for Cypher pass `depends`,
-        or every write re-runs it (correct, only slower).
+        or every write re-runs it (correct, only slower). Parameters may be
+        `param` parameters, `param.rx` values or widgets: changing one re-runs
+        the query. A callable query is called with the parameters' values.
         """
         return self.live_registry.add(query, params, depends)
 

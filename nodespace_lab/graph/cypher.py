@@ -21,7 +21,8 @@ _NEVER = re.compile(_WORDS.format("|".join(NEVER)), re.IGNORECASE)
 _WRITE = re.compile(_WORDS.format("|".join(WRITES)), re.IGNORECASE)
 
 
-def _code_only(query: str) -> str:
+def code_only(query: str) -> str:
+    """The query with string literals emptied and comments removed."""
     return _STRINGS.sub("''", _COMMENTS.sub(" ", query))
 
 
@@ -29,7 +30,7 @@ def check_query(query: object, *, write: bool) -> str:
     """Refuse file access, extensions and transaction control; refuse writes unless `write`."""
     if not isinstance(query, str) or not query.strip():
         raise QueryError(f"Cypher query {query!r} is empty; pass the query text as a string.")
-    code = _code_only(query)
+    code = code_only(query)
     found = _NEVER.search(code)
     if found:
         raise QueryError(

@@ -11,6 +11,7 @@ import polars as pl
 
 from ..nodes.query import Find
 from .deps import Dependencies
+from .params import resolve
 
 if TYPE_CHECKING:
     from ..kb import KnowledgeBase
@@ -72,21 +73,33 @@ class LiveQuery:
     """
 
     kb: KnowledgeBase
-    query: Find | str
+    query: Find | str | Callable[..., Find | str]
     params: dict[str, Any] = field(default_factory=dict)
     depends: Dependencies = field(default_factory=Dependencies.unknown)
     key: str = "id"
     rows: list[Row] = field(default_factory=list)
     seq: int = 0
     reruns: int = 0
+    unwatch: list[Callable[[], None]] = field(default_factory=list)
     _observers: list[Callable[[RowDiff], None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def current_query(self) -> Find | str:
+        """The query to run now: a callable query is called with the current parameters."""
+        if callable(self.query):
+            return self.query(**self.values())
+        return self.query
+
+    def values(self) -> dict[str, Any]:
+        """The parameters with their current values."""
+        return {name: resolve(value) for name, value in self.params.items()}
+
     def run(self) -> pl.DataFrame:
         """Run the query now and return its frame (does not update `rows`)."""
-        if isinstance(self.query, Find):
-            return self.query.to_polars()
-        return self.kb.cypher(self.query, self.params)
+        query = self.current_query()
+        if isinstance(query, Find):
+            return query.to_polars()
+        return self.kb.cypher(query, self.values())
 
     def refresh(self) -> RowDiff:
         """Re-run, update `rows`, tell observers; returns the diff."""
@@ -111,6 +124,12 @@ class LiveQuery:
     def frame(self) -> pl.DataFrame:
         """The current result as a DataFrame."""
         return pl.DataFrame(self.rows)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Rich display: the current result (polars escapes every cell)."""
+        frame = self.frame
+        header = f"LiveQuery: {len(self.rows)} rows at seq {self.seq}"
+        return {"text/plain": f"{header}\n{frame}", "text/html": frame._repr_html_()}
 
     def observe(self, callback: Callable[[RowDiff], None]) -> Callable[[], None]:
         """Call `callback(diff)` after each change; returns a function that stops it."""

@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..graph import ChangeSet
 from ..nodes.query import Find
 from .deps import Dependencies
 from .feed import follow
+from .params import watch
 from .query import LiveQuery
 
 if TYPE_CHECKING:
@@ -41,23 +43,44 @@ class LiveRegistry:
 
     def add(
         self,
-        query: Find | str,
+        query: Find | str | Callable[..., Find | str],
         params: dict[str, Any] | None = None,
         depends: Dependencies | None = None,
     ) -> LiveQuery:
         """Register a live query and compute its first result."""
-        if depends is None and isinstance(query, Find):
-            depends = Dependencies.of_find(query)
-        elif depends is None:
-            depends = Dependencies.unknown()
-        live = LiveQuery(self.kb, query, dict(params or {}), depends)
+        live = LiveQuery(self.kb, query, dict(params or {}))
+        first = live.current_query()
+        if depends is None and isinstance(first, Find) and not callable(query):
+            depends = Dependencies.of_find(first)
+        live.depends = depends if depends is not None else Dependencies.unknown()
         live.refresh()
         with self._cond:
             self._queries.add(live)
+        self._watch_params(live)
         return live
+
+    def _watch_params(self, live: LiveQuery) -> None:
+        # A weak reference: watching a slider must not keep a dropped query alive.
+        ref = weakref.ref(live)
+
+        def changed() -> None:
+            target = ref()
+            if target is not None:
+                self.mark(target)
+
+        live.unwatch = [u for v in live.params.values() if (u := watch(v, changed)) is not None]
+
+    def mark(self, live: LiveQuery) -> None:
+        """Re-run `live` soon (a parameter changed)."""
+        with self._cond:
+            if live in self._queries:
+                self._dirty[id(live)] = live
+                self._cond.notify_all()
 
     def release(self, live: LiveQuery) -> None:
         """Stop updating `live`."""
+        for unwatch in live.unwatch:
+            unwatch()
         with self._cond:
             self._queries.discard(live)
             self._dirty.pop(id(live), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -63,6 +64,19 @@ class Node:
     def __repr__(self) -> str:
         title = self.title if len(self.title) <= 40 else self.title[:37] + "..."
         return f"Node({self.kind} {self.id!r} {title!r} v{self.version})"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Rich display in notebooks; every user value is HTML-escaped."""
+        shown = {
+            k: v for k, v in self.to_dict().items() if v not in (None, "", {}) and k != "content"
+        }
+        cells = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+            for k, v in shown.items()
+        )
+        body = f"<pre>{html.escape(self.content)}</pre>" if self.content else ""
+        table = f'<table class="nodespace-node">{cells}</table>{body}'
+        return {"text/plain": repr(self), "text/html": table}
 
 
 _FIELD_NAMES: dict[type, frozenset[str]] = {}

@@ -1,0 +1,1 @@
+"""Jupyter integration: IPython magics (the server extension comes with the service)."""

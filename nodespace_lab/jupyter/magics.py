@@ -1,0 +1,101 @@
+"""`%load_ext nodespace_lab`: the `%%cypher` cell magic and the `%nodespace` line magic."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+
+from ..graph.cypher import code_only
+from ..kb import KnowledgeBase
+from ..live import LiveQuery
+
+_PARAM = re.compile(r"\$([A-Za-z_]\w*)")
+_HELP = (
+    "%nodespace                 show the open knowledge base\n"
+    "%nodespace open PATH       open (or create) a knowledge base for this notebook\n"
+    "%nodespace journal         today's journal page\n"
+    "%nodespace search TEXT     full-text search\n"
+    "%nodespace close           close the knowledge base"
+)
+
+
+@magics_class
+class NodespaceMagics(Magics):
+    """Magics bound to one knowledge base per IPython session."""
+
+    def __init__(self, shell: InteractiveShell) -> None:
+        super().__init__(shell)
+        self.kb: KnowledgeBase | None = None
+
+    def current(self) -> KnowledgeBase:
+        """The notebook's knowledge base: opened with %nodespace open, else $NODESPACE_KB."""
+        if self.kb is None:
+            path = os.environ.get("NODESPACE_KB")
+            if not path:
+                raise UsageError(
+                    "No knowledge base is open: run `%nodespace open PATH` or set NODESPACE_KB."
+                )
+            self.kb = KnowledgeBase(path)
+        return self.kb
+
+    @line_magic
+    def nodespace(self, line: str) -> Any:
+        """Open, inspect and search the notebook's knowledge base."""
+        words = shlex.split(line)
+        command, rest = (words[0], words[1:]) if words else ("", [])
+        if command == "open" and len(rest) == 1:
+            if self.kb is not None:
+                self.kb.close()
+            self.kb = KnowledgeBase(rest[0])
+            return self.kb
+        if command == "close":
+            if self.kb is not None:
+                self.kb.close()
+                self.kb = None
+            return None
+        if command == "journal" and not rest:
+            return self.current().journal()
+        if command == "search" and rest:
+            return self.current().search(" ".join(rest))
+        if command == "":
+            return self.current()
+        raise UsageError(f"Unknown %nodespace command {line!r}.\n{_HELP}")
+
+    @cell_magic
+    def cypher(self, line: str, cell: str) -> Any:
+        """Run the cell as read-only Cypher; `$name` takes `name` from the notebook.
+
+        `%%cypher --live` returns a live query that stays up to date.
+        """
+        options = shlex.split(line)
+        unknown = [o for o in options if o != "--live"]
+        if unknown:
+            raise UsageError(f"Unknown %%cypher option {unknown[0]!r}; the only option is --live.")
+        params = self._params(cell)
+        kb = self.current()
+        if "--live" in options:
+            live: LiveQuery = kb.live(cell, **params)
+            return live
+        return kb.cypher(cell, params)
+
+    def _params(self, query: str) -> dict[str, Any]:
+        names = sorted(set(_PARAM.findall(code_only(query))))
+        namespace = self.shell.user_ns if self.shell is not None else {}
+        missing = [n for n in names if n not in namespace]
+        if missing:
+            raise UsageError(
+                f"%%cypher parameter ${missing[0]} is not defined in the notebook; "
+                f"assign it first, e.g. `{missing[0]} = ...`."
+            )
+        return {name: namespace[name] for name in names}
+
+
+def load(shell: InteractiveShell) -> None:
+    """Register the magics with `shell`."""
+    shell.register_magics(NodespaceMagics(shell))

@@ -1,0 +1,59 @@
+"""Live-query parameters bound to `param` parameters and `param.rx` values."""
+
+from __future__ import annotations
+
+import gc
+
+import param
+
+from nodespace_lab import KnowledgeBase
+
+
+class Filters(param.Parameterized):
+    priority = param.Integer(default=1, bounds=(1, 4))
+
+
+def _tasks(kb: KnowledgeBase) -> None:
+    for priority in (1, 1, 2, 3):
+        kb.create("task", title=f"p{priority}", priority=priority)
+
+
+def test_cypher_parameter_bound_to_a_param_parameter_reruns_on_change(kb: KnowledgeBase) -> None:
+    _tasks(kb)
+    filters = Filters()
+    live = kb.live(
+        "MATCH (t:Node {kind: 'task'}) WHERE t.priority = $priority RETURN t.id AS id",
+        priority=filters.param.priority,
+    )
+    assert len(live.rows) == 2
+    filters.priority = 3
+    assert kb.live_registry.flush()
+    assert len(live.rows) == 1
+    assert live.values() == {"priority": 3}
+
+
+def test_find_query_built_from_a_param_rx_value(kb: KnowledgeBase) -> None:
+    _tasks(kb)
+    wanted = param.rx(2)
+    live = kb.live(lambda priority: kb.find("task").where(priority=priority), priority=wanted)
+    assert [row["title"] for row in live.rows] == ["p2"]
+    wanted.rx.value = 1
+    assert kb.live_registry.flush()
+    assert sorted(row["title"] for row in live.rows) == ["p1", "p1"]
+    kb.create("task", title="late p1", priority=1)
+    assert kb.live_registry.flush()
+    assert len(live.rows) == 3
+
+
+def test_a_parameter_watch_does_not_keep_a_dropped_query_alive(kb: KnowledgeBase) -> None:
+    filters = Filters()
+    live = kb.live(
+        "MATCH (t:Node) WHERE t.priority = $priority RETURN t.id AS id",
+        priority=filters.param.priority,
+    )
+    assert len(kb.live_registry) == 1
+    del live
+    gc.collect()
+    assert len(kb.live_registry) == 0
+    filters.priority = 2  # the watcher finds no query and does nothing
+    assert kb.live_registry.flush()
