@@ -13,10 +13,15 @@ from IPython.core.interactiveshell import InteractiveShell
 from nodespace_lab import KnowledgeBase
 
 
-@pytest.fixture
-def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
+@pytest.fixture(autouse=True)
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str) -> None:
+    """Knowledge bases opened by the magics use the engine under test, no user config."""
     monkeypatch.setenv("NODESPACE_CONFIG", str(tmp_path / "none.toml"))
-    monkeypatch.delenv("NODESPACE_KB", raising=False)
+    monkeypatch.setenv("NODESPACE_STORAGE_ENGINE", engine)
+
+
+@pytest.fixture
+def shell() -> Iterator[InteractiveShell]:
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "nodespace_lab")
     yield ip
@@ -62,6 +67,7 @@ def test_live_cypher_cell_follows_writes(shell: InteractiveShell, tmp_path: Path
 def test_line_magic_uses_nodespace_kb_and_explains_itself(
     shell: InteractiveShell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("NODESPACE_KB", raising=False)
     with pytest.raises(UsageError, match="%nodespace open PATH"):
         shell.run_line_magic("nodespace", "")
     monkeypatch.setenv("NODESPACE_KB", str(tmp_path / "env-kb"))
