@@ -35,7 +35,9 @@ class Dependencies:
     @classmethod
     def of_find(cls, find: Find) -> Dependencies:
         """Derive the dependencies of a `kb.find()` query from its parts."""
-        fields = set(find.columns) | _ROW_FIELDS | {name for name, _ in find.order}
+        # Returned columns only matter for rows already shown, which any change
+        # to them re-runs anyway: a hidden row can only enter through filters or order.
+        fields = set(_ROW_FIELDS) | {name for name, _ in find.order}
         for name, _, _ in find.conditions:
             fields |= {"title", "content"} if name == "any" else {name}
         if find.parent_id is not None:

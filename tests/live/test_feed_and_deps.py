@@ -90,3 +90,14 @@ def test_unreferenced_live_queries_are_released(kb: KnowledgeBase) -> None:
     assert len(kb.live_registry) == 1
     kept.close()
     assert len(kb.live_registry) == 0
+
+
+def test_a_hidden_row_changing_a_returned_column_does_not_rerun(kb: KnowledgeBase) -> None:
+    done = kb.create("task", title="finished", task_status="done")
+    live = kb.live(kb.find("task").where(task_status="todo"))
+    kb.update(done.id, content="edited, still done")
+    assert kb.live_registry.flush()
+    assert live.reruns == 1
+    kb.update(done.id, task_status="todo")
+    assert kb.live_registry.flush()
+    assert live.reruns == 2 and [row["id"] for row in live.rows] == [done.id]
