@@ -188,21 +188,12 @@ def _check_acyclic(frame: pl.DataFrame) -> None:
 def _name_cycle(frame: pl.DataFrame) -> None:
     """Raise HierarchyError naming the first cycle among the rows (if any)."""
     parent_of = dict(zip(frame["id"].to_list(), frame["parent_id"].to_list(), strict=True))
-    settled: set[str] = set()
-    for start in parent_of:
-        path: list[str] = []
-        on_path: set[str] = set()
-        current: str | None = start
-        while current is not None and current in parent_of and current not in settled:
-            if current in on_path:
-                raise HierarchyError(
-                    f"Import rows form a cycle through {current!r}; every chain of parent_id "
-                    "must end at a root or an existing node."
-                )
-            path.append(current)
-            on_path.add(current)
-            current = parent_of[current]
-        settled.update(path)
+    cycle = tree.cycle_members(parent_of)
+    if cycle:
+        raise HierarchyError(
+            f"Import rows form a cycle through {cycle[0]!r}; every chain of parent_id "
+            "must end at a root or an existing node."
+        )
 
 
 def _rows(tx: WriteTx, frame: pl.DataFrame, lasts: dict[str, str | None]) -> pl.DataFrame:

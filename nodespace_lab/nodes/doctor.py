@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from ..graph import Op, WriteTx
-from . import links
+from . import links, tree
 from .model import encode_row
 from .ordering import is_valid_key, key_between, keys_after
 from .tree import last_position, require_row
@@ -122,26 +122,8 @@ def _hierarchy(graph: _Graph) -> list[Problem]:
             problems.append(
                 Problem("parent", node_id, f"parent column {parent!r} but CHILD_OF edges {edges}")
             )
-    problems += [Problem("cycle", n, "is its own ancestor") for n in _cycle_members(parent_of)]
+    problems += [Problem("cycle", n, "is its own ancestor") for n in tree.cycle_members(parent_of)]
     return problems
-
-
-def _cycle_members(parent_of: dict[str, str | None]) -> list[str]:
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = known to reach a root
-    found: list[str] = []
-    for start in parent_of:
-        path: list[str] = []
-        current: str | None = start
-        while current is not None and current in parent_of and state.get(current) != 2:
-            if state.get(current) == 1:
-                found.extend(path[path.index(current) :])
-                break
-            state[current] = 1
-            path.append(current)
-            current = parent_of[current]
-        for node_id in path:
-            state[node_id] = 2
-    return sorted(set(found))
 
 
 def _ordering(graph: _Graph) -> list[Problem]:

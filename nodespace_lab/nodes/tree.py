@@ -120,3 +120,22 @@ def chain_of(parent_of: dict[str, str | None], node_id: str) -> list[str]:
         chain.append(current)
         current = parent_of.get(current)
     return chain
+
+
+def cycle_members(parent_of: dict[str, str | None]) -> list[str]:
+    """Ids on a parent cycle of a child -> parent map, sorted (empty: a forest)."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = known to reach a root
+    found: list[str] = []
+    for start in parent_of:
+        path: list[str] = []
+        current: str | None = start
+        while current is not None and current in parent_of and state.get(current) != 2:
+            if state.get(current) == 1:
+                found.extend(path[path.index(current) :])
+                break
+            state[current] = 1
+            path.append(current)
+            current = parent_of[current]
+        for node_id in path:
+            state[node_id] = 2
+    return sorted(set(found))
