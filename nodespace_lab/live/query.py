@@ -78,6 +78,7 @@ class LiveQuery:
     depends: Dependencies = field(default_factory=Dependencies.unknown)
     key: str = "id"
     rows: list[Row] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
     seq: int = 0
     reruns: int = 0
     unwatch: list[Callable[[], None]] = field(default_factory=list)
@@ -108,7 +109,7 @@ class LiveQuery:
             frame = self.run()
             new = _keyed(frame.to_dicts(), self.key)
             diff = diff_rows(seq, self.rows, new, self.key)
-            self.rows, self.seq = new, seq
+            self.rows, self.seq, self.columns = new, seq, frame.columns
             self.reruns += 1
         if not diff.empty:
             for callback in list(self._observers):

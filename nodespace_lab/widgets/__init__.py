@@ -1,0 +1,10 @@
+"""Live widgets for notebooks (anywidget): tables, task lists, outlines, graphs, search.
+
+Importing this module imports anywidget; `import nodespace_lab` does not.
+"""
+
+from ._rows import LiveRowsWidget
+from .table import LiveTable
+from .tasks import TaskList
+
+__all__ = ["LiveRowsWidget", "LiveTable", "TaskList"]

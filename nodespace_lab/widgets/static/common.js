@@ -1,0 +1,146 @@
+// Helpers shared by the NodeSpace widgets. Python joins this file in front of
+// each widget's module, so every widget stays one self-contained ES module.
+//
+// Rule: user content reaches the DOM as text nodes (textContent), never as
+// markup. The only markup we insert is Markdown rendered and sanitised in
+// Python, and it goes through safeFragment() below as a second line of defence.
+
+const NS_SAFE_TAGS = new Set([
+  "A", "BLOCKQUOTE", "BR", "CODE", "DEL", "EM", "H1", "H2", "H3", "H4", "H5", "H6",
+  "HR", "IMG", "LI", "OL", "P", "PRE", "S", "STRONG", "TABLE", "TBODY", "TD", "TH",
+  "THEAD", "TR", "UL",
+]);
+const NS_SAFE_ATTRS = { A: ["href", "title"], IMG: ["src", "alt", "title"], TH: ["align"] };
+const NS_SAFE_URL = /^(https?:|mailto:|#|\/(?!\/)|\.{0,2}\/|[^:]*$)/i;
+
+/** Create an element; string children become text nodes, never HTML. */
+function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "className") el.className = value;
+    else if (name === "dataset") Object.assign(el.dataset, value);
+    else if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
+    else el.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/**
+ * A DocumentFragment holding only allow-listed elements and attributes of
+ * `html`. The HTML is parsed in an inert <template> (scripts do not run and
+ * images do not load there), then rebuilt node by node.
+ */
+function safeFragment(html) {
+  const template = document.createElement("template");
+  template.innerHTML = String(html ?? "");
+  const out = document.createDocumentFragment();
+  const copy = (source, target) => {
+    for (const node of source.childNodes) {
+      if (node.nodeType === Node.TEXT_NODE) {
+        target.append(document.createTextNode(node.textContent));
+      } else if (node.nodeType === Node.ELEMENT_NODE) {
+        if (!NS_SAFE_TAGS.has(node.tagName)) {
+          if (node.tagName !== "SCRIPT" && node.tagName !== "STYLE") copy(node, target);
+          continue;
+        }
+        const el = document.createElement(node.tagName.toLowerCase());
+        for (const name of NS_SAFE_ATTRS[node.tagName] ?? []) {
+          const value = node.getAttribute(name);
+          if (value === null) continue;
+          if ((name === "href" || name === "src") && !NS_SAFE_URL.test(value.trim())) continue;
+          el.setAttribute(name, value);
+        }
+        if (node.tagName === "A") {
+          el.setAttribute("rel", "noopener noreferrer nofollow");
+          el.setAttribute("target", "_blank");
+        }
+        copy(node, el);
+        target.append(el);
+      }
+    }
+  };
+  copy(template.content, out);
+  return out;
+}
+
+/** Format a cell value for display by its column type (text only). */
+function formatValue(value, type) {
+  if (value === null || value === undefined || value === "") return "";
+  switch (type) {
+    case "date": {
+      const d = new Date(`${value}T00:00:00`);
+      return Number.isNaN(d.getTime()) ? String(value) : d.toLocaleDateString();
+    }
+    case "datetime": {
+      const d = new Date(value);
+      return Number.isNaN(d.getTime()) ? String(value) : d.toLocaleString();
+    }
+    case "integer":
+    case "number":
+      return typeof value === "number" ? value.toLocaleString() : String(value);
+    case "bool":
+      return value ? "✓" : "✗";
+    case "markdown":
+    case "json": {
+      const text = typeof value === "string" ? value : JSON.stringify(value);
+      return text.length > 120 ? `${text.slice(0, 117)}…` : text;
+    }
+    default:
+      return String(value);
+  }
+}
+
+/** Apply a row diff {removed, changed, added, order} to `rows` (keyed by `key`). */
+function applyRowDiff(rows, diff, key) {
+  const byKey = new Map(rows.map((row) => [row[key], row]));
+  for (const gone of diff.removed ?? []) byKey.delete(gone);
+  for (const row of [...(diff.changed ?? []), ...(diff.added ?? [])]) byKey.set(row[key], row);
+  let order = diff.order;
+  if (!order) {
+    const removed = new Set(diff.removed ?? []);
+    order = rows.map((row) => row[key]).filter((k) => !removed.has(k));
+    order.push(...(diff.added ?? []).map((row) => row[key]));
+  }
+  return order.filter((k) => byKey.has(k)).map((k) => byKey.get(k));
+}
+
+/**
+ * Keep `rows` of the model in step with the diffs Python sends. Runs once per
+ * model (not per view), so two views of one widget never apply a diff twice.
+ * A diff whose base is not our seq means we missed one: ask for everything.
+ */
+function followRowDiffs(model) {
+  const onMessage = (msg) => {
+    if (!msg || msg.type !== "diff") return;
+    if (msg.base !== model.get("seq")) {
+      model.send({ type: "resync" });
+      return;
+    }
+    const rows = applyRowDiff(model.get("rows"), msg, model.get("key"));
+    model.set({ rows, seq: msg.seq, total: msg.total });
+  };
+  model.on("msg:custom", onMessage);
+  return () => model.off("msg:custom", onMessage);
+}
+
+/** Run `fn` once calls have stopped for `ms` milliseconds. */
+function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+/** Re-render `el` with `draw()` whenever one of `names` changes; returns cleanup. */
+function redrawOn(model, names, draw) {
+  const events = names.map((n) => `change:${n}`).join(" ");
+  model.on(events, draw);
+  draw();
+  return () => model.off(events, draw);
+}
