@@ -23,7 +23,8 @@ LAB_ARGS ?=
 PYTEST_ARGS ?= --nbval-lax --ignore-glob='tests/*.ipynb' tests notebooks
 ##v KUZU_TESTS   storage tests run a second time against Kùzu (its own process: the two
 ##v              engines cannot be loaded in one Python process)
-KUZU_TESTS ?= tests/graph tests/nodes tests/live tests/jupyter tests/search/test_search_api.py tests/test_kb.py tests/test_cli.py
+KUZU_TESTS ?= tests/graph tests/nodes tests/live tests/jupyter tests/search/test_search_api.py tests/test_kb.py tests/test_cli.py \
+	tests/widgets/test_rows.py
 ##v BENCH_ARGS   arguments for the benchmark runner (default: --sizes 100000,1000000)
 BENCH_ARGS ?= --sizes 100000,1000000
 

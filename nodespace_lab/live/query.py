@@ -76,6 +76,7 @@ class LiveQuery:
     query: Find | str | Callable[..., Find | str]
     params: dict[str, Any] = field(default_factory=dict)
     depends: Dependencies = field(default_factory=Dependencies.unknown)
+    derive_depends: bool = False  # re-derive `depends` from the Find each run
     key: str = "id"
     rows: list[Row] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
@@ -84,6 +85,7 @@ class LiveQuery:
     unwatch: list[Callable[[], None]] = field(default_factory=list)
     _observers: list[Callable[[RowDiff], None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _table: Any = field(default=None, repr=False)
 
     def current_query(self) -> Find | str:
         """The query to run now: a callable query is called with the current parameters."""
@@ -99,6 +101,9 @@ class LiveQuery:
         """Run the query now and return its frame (does not update `rows`)."""
         query = self.current_query()
         if isinstance(query, Find):
+            if self.derive_depends:
+                # A callable query can build a different Find for new parameter values.
+                self.depends = Dependencies.of_find(query)
             return query.to_polars()
         return self.kb.cypher(query, self.values())
 
@@ -126,16 +131,37 @@ class LiveQuery:
         """The current result as a DataFrame."""
         return pl.DataFrame(self.rows)
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        """Rich display: the current result (polars escapes every cell)."""
+    def table(self, **options: Any) -> Any:
+        """This query as a `LiveTable` widget (options: columns, editable, page_size, sort)."""
+        from ..widgets import LiveTable  # anywidget loads only when a widget is wanted
+
+        return LiveTable(self, **options)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Rich display: a live table in Jupyter, the current result as HTML elsewhere.
+
+        The HTML (polars escapes every cell) is what static renderings show.
+        """
         frame = self.frame
         header = f"LiveQuery: {len(self.rows)} rows at seq {self.seq}"
-        return {"text/plain": f"{header}\n{frame}", "text/html": frame._repr_html_()}
+        bundle: dict[str, Any] = {"text/plain": f"{header}\n{frame}", "text/html": frame._repr_html_()}
+        if self._table is None:
+            self._table = self.table()
+        view = self._table._repr_mimebundle_(include=include, exclude=exclude) or {}
+        if isinstance(view, tuple):  # anywidget answers (data, metadata)
+            view = view[0]
+        bundle.update({k: v for k, v in view.items() if k != "text/plain"})
+        return bundle
 
     def observe(self, callback: Callable[[RowDiff], None]) -> Callable[[], None]:
         """Call `callback(diff)` after each change; returns a function that stops it."""
         self._observers.append(callback)
-        return lambda: self._observers.remove(callback)
+
+        def stop() -> None:
+            if callback in self._observers:  # stopping twice is harmless
+                self._observers.remove(callback)
+
+        return stop
 
     def close(self) -> None:
         """Stop updating this query."""

@@ -49,9 +49,9 @@ class LiveRegistry:
     ) -> LiveQuery:
         """Register a live query and compute its first result."""
         live = LiveQuery(self.kb, query, dict(params or {}))
-        first = live.current_query()
-        if depends is None and isinstance(first, Find) and not callable(query):
-            depends = Dependencies.of_find(first)
+        # Builder queries (also those a callable builds) derive their dependencies
+        # on each run; Cypher has the declared ones or "everything".
+        live.derive_depends = depends is None and isinstance(live.current_query(), Find)
         live.depends = depends if depends is not None else Dependencies.unknown()
         live.refresh()
         with self._cond:
@@ -84,6 +84,15 @@ class LiveRegistry:
         with self._cond:
             self._queries.discard(live)
             self._dirty.pop(id(live), None)
+
+    def resume(self, live: LiveQuery) -> None:
+        """Follow `live` again after `release` (its widget is shown again); re-runs it."""
+        with self._cond:
+            if live in self._queries:
+                return
+            self._queries.add(live)
+        self._watch_params(live)
+        self.mark(live)
 
     def __len__(self) -> int:
         return len(self._queries)

@@ -4,7 +4,9 @@ Importing this module imports anywidget; `import nodespace_lab` does not.
 """
 
 from ._rows import LiveRowsWidget
+from .outline import Outline
+from .search import SearchBox
 from .table import LiveTable
 from .tasks import TaskList
 
-__all__ = ["LiveRowsWidget", "LiveTable", "TaskList"]
+__all__ = ["LiveRowsWidget", "LiveTable", "Outline", "SearchBox", "TaskList"]

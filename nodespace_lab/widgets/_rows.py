@@ -79,7 +79,10 @@ class LiveRowsWidget(NodespaceWidget):
 
     def close(self) -> None:
         """Stop following the query and close the widget."""
-        self._stop_observing()
+        # Also runs from __del__, possibly of a widget whose __init__ failed.
+        stop = getattr(self, "_stop_observing", None)
+        if stop is not None:
+            stop()
         super().close()
 
     # -- building the page ----------------------------------------------
@@ -146,6 +149,15 @@ class LiveRowsWidget(NodespaceWidget):
             self.errors = {k: v for k, v in self.errors.items() if k not in gone}
 
     # -- messages from the browser --------------------------------------
+
+    def _on_view(self, msg: dict[str, Any]) -> None:
+        """A view appeared or went away: a query nobody sees stops re-running."""
+        self._views = max(0, getattr(self, "_views", 0) + (1 if msg.get("shown") else -1))
+        registry = self.live.kb.live_registry
+        if self._views == 0:
+            registry.release(self.live)
+        elif msg.get("shown") and self._views == 1:
+            registry.resume(self.live)
 
     def _on_resync(self, _msg: dict[str, Any]) -> None:
         """The browser missed a diff: send the whole state again."""

@@ -57,3 +57,38 @@ def test_a_parameter_watch_does_not_keep_a_dropped_query_alive(kb: KnowledgeBase
     assert len(kb.live_registry) == 0
     filters.priority = 2  # the watcher finds no query and does nothing
     assert kb.live_registry.flush()
+
+
+def test_a_callable_builder_query_derives_its_dependencies(kb: KnowledgeBase) -> None:
+    _tasks(kb)
+    wanted = param.rx(2)
+    live = kb.live(lambda priority: kb.find("task").where(priority=priority), priority=wanted)
+    assert not live.depends.everything
+    assert live.depends.equals == (("priority", 2),)
+    reruns = live.reruns
+    kb.create("text", "a note")  # another kind: cannot change a task query
+    assert kb.live_registry.flush()
+    assert live.reruns == reruns
+    wanted.rx.value = 3
+    assert kb.live_registry.flush()
+    assert live.depends.equals == (("priority", 3),)
+    assert [row["title"] for row in live.rows] == ["p3"]
+
+
+def test_an_ipywidgets_slider_drives_a_parameter(kb: KnowledgeBase) -> None:
+    import ipywidgets
+
+    _tasks(kb)
+    slider = ipywidgets.IntSlider(value=1, min=1, max=4)
+    live = kb.live(
+        "MATCH (t:Node {kind: 'task'}) WHERE t.priority <= $top RETURN t.id AS id",
+        top=slider,
+    )
+    assert len(live.rows) == 2
+    slider.value = 2
+    assert kb.live_registry.flush()
+    assert len(live.rows) == 3
+    live.close()
+    slider.value = 4  # released: the slider no longer re-runs it
+    assert kb.live_registry.flush()
+    assert len(live.rows) == 3

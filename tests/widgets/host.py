@@ -86,7 +86,7 @@ _PAGE_SETUP = """
     }
     trigger(event, ...args) { for (const cb of [...(this.listeners.get(event) ?? [])]) cb(...args); }
   }
-  window.__ns = { outbox: [], models: {}, errors: [], HostModel };
+  window.__ns = { outbox: [], models: {}, cleanups: {}, errors: [], HostModel };
   window.addEventListener("error", (e) => window.__ns.errors.push(String(e.message)));
 }
 """
@@ -105,7 +105,7 @@ async ([id, esm, css, state]) => {
   el.id = id;
   el.className = "ns-host";
   document.body.append(el);
-  await module.render({ model, el });
+  window.__ns.cleanups[id] = await module.render({ model, el });
 }
 """
 
@@ -155,6 +155,14 @@ class WidgetHost:
         self.settle()
         return self.page.locator(f"[id='{model_id}']")
 
+    def hide(self, widget: Widget) -> None:
+        """Remove the widget's view from the page, as clearing a cell's output does."""
+        self.page.evaluate(
+            "(id) => { window.__ns.cleanups[id]?.(); document.getElementById(id).remove(); }",
+            widget.model_id,
+        )
+        self.settle()
+
     def _tap(self, widget: Widget) -> None:
         """Queue what the widget sends to the browser (from any thread)."""
         comm = widget.comm
@@ -176,6 +184,9 @@ class WidgetHost:
                 kb = getattr(getattr(widget, "live", None), "kb", None) or getattr(widget, "kb", None)
                 if kb is not None and kb._live is not None:
                     kb.live_registry.flush()
+                flush = getattr(widget, "flush", None)  # widgets following changes themselves
+                if callable(flush):
+                    flush()
             moved += self._python_to_page()
             if not moved:
                 self.page.evaluate("() => new Promise(requestAnimationFrame)")

@@ -99,3 +99,17 @@ def test_missed_diff_triggers_a_resync(kb: KnowledgeBase, host: WidgetHost, page
     kb.update(ids[0], title="task 000 after a gap")
     host.settle()
     assert "after a gap" in el.locator("tbody").inner_text()
+
+
+def test_a_table_nobody_sees_stops_re_running(kb: KnowledgeBase, host: WidgetHost) -> None:
+    ids = _tasks(kb, 2)
+    live = kb.live(kb.find("task").order_by("title"))
+    table = LiveTable(live)
+    host.show(table)
+    host.hide(table)
+    reruns = live.reruns
+    kb.update(ids[0], title="task 000 unseen")
+    kb.live_registry.flush()
+    assert live.reruns == reruns
+    el = host.show(table)  # shown again: re-runs and catches up
+    assert "task 000 unseen" in el.locator("tbody").inner_text()

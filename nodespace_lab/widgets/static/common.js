@@ -128,6 +128,15 @@ function followRowDiffs(model) {
   return () => model.off("msg:custom", onMessage);
 }
 
+/**
+ * Tell Python that a view is on screen, and when it goes away: a live query
+ * whose every view is gone stops re-running until one is shown again.
+ */
+function announceView(model) {
+  model.send({ type: "view", shown: true });
+  return () => model.send({ type: "view", shown: false });
+}
+
 /** Run `fn` once calls have stopped for `ms` milliseconds. */
 function debounce(fn, ms) {
   let timer = null;

@@ -171,7 +171,9 @@ function render({ model, el }) {
   model.on("msg:custom", onAnswer);
   const stopChrome = redrawOn(model, ["columns", "sort", "page", "page_size", "total", "error"], drawChrome);
   const stopBody = redrawOn(model, ["rows", "selected", "errors", "columns"], drawBody);
+  const hide = announceView(model);
   return () => {
+    hide();
     model.off("msg:custom", onAnswer);
     stopChrome();
     stopBody();

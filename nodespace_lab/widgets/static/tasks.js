@@ -8,22 +8,24 @@ function render({ model, el }) {
   const list = h("ul", { className: "ns-task-list" });
   const more = h("div", { className: "ns-muted ns-more" });
   el.append(errorBanner, list, more);
-  const pending = new Set();
+  // id -> the done state asked for: shown at once, until the row confirms it.
+  const pending = new Map();
 
   const setStatus = (id, done) => {
-    pending.add(id);
+    pending.set(id, done);
     model.send({ type: "edit", id, field: "task_status", value: done ? "done" : "todo" });
     draw();
   };
 
   const item = (task, today, errors) => {
     const id = task[model.get("key")];
+    if (pending.has(id) && pending.get(id) === (task.task_status === "done")) pending.delete(id);
     const closed = NS_CLOSED.has(task.task_status);
     const overdue = !closed && task.due && task.due < today;
     const box = h("input", {
       type: "checkbox",
       "aria-label": `Done: ${task.title ?? ""}`,
-      checked: task.task_status === "done",
+      checked: pending.has(id) ? pending.get(id) : task.task_status === "done",
       disabled: pending.has(id),
       onchange: (event) => setStatus(id, event.target.checked),
     });
@@ -62,14 +64,16 @@ function render({ model, el }) {
   };
 
   const onAnswer = (msg) => {
-    if (msg?.type === "edit-ok" || msg?.type === "edit-error") {
+    if (msg?.type === "edit-error") {
       pending.delete(msg.id);
       draw();
     }
   };
   model.on("msg:custom", onAnswer);
   const stop = redrawOn(model, ["rows", "today", "errors", "total", "error"], draw);
+  const hide = announceView(model);
   return () => {
+    hide();
     model.off("msg:custom", onAnswer);
     stop();
   };
