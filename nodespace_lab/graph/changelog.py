@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 Row = dict[str, Any]
@@ -33,12 +34,18 @@ class Op:
     target: str | None = None
     count: int = 0
 
-    @property
-    def fields(self) -> list[str]:
+    @cached_property
+    def fields(self) -> tuple[str, ...]:
         """Names of the node fields this operation changed."""
+        # Cached: every live query asks each op of each commit.
         if self.before is None or self.after is None:
-            return sorted((self.before or self.after or {}).keys())
-        return sorted(k for k in self.after if self.before.get(k) != self.after.get(k))
+            return tuple(sorted((self.before or self.after or {}).keys()))
+        return tuple(sorted(k for k in self.after if self.before.get(k) != self.after.get(k)))
+
+    @cached_property
+    def field_set(self) -> frozenset[str]:
+        """`fields` as a set."""
+        return frozenset(self.fields)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (empty parts left out)."""

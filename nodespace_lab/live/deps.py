@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,9 @@ class Dependencies:
             for name, op, value in find.conditions
             if op in {"=", "=="} and isinstance(value, str | int | bool)
         )
+        if find.parent_id is not None:
+            # Children of one node: rows elsewhere in the tree cannot enter it.
+            equals += (("parent_id", find.parent_id),)
         return cls(
             kinds=frozenset(find.kinds) or None,
             fields=frozenset(fields),
@@ -59,13 +63,18 @@ class Dependencies:
             equals=equals,
         )
 
-    def affected_by(self, change: ChangeSet, shown: set[str]) -> bool:
+    @property
+    def index_key(self) -> tuple[str, Any] | None:
+        """An equality the result's rows all satisfy, to find this query by (None: none)."""
+        return None if self.everything or not self.equals else self.equals[0]
+
+    def affected_by(self, change: ChangeSet, shown: AbstractSet[str]) -> bool:
         """Can `change` alter the result of a query now showing the ids `shown`?"""
         if self.everything:
             return True
         return any(self._op_matters(op, shown) for op in change.ops)
 
-    def _op_matters(self, op: Op, shown: set[str]) -> bool:
+    def _op_matters(self, op: Op, shown: AbstractSet[str]) -> bool:
         if op.op in BATCH_OPS or op.id in shown:
             return True
         if op.op in {"member+", "member-"}:
@@ -76,7 +85,7 @@ class Dependencies:
             return False  # the row is outside the result before and after the change
         if op.op in {"create", "purge"}:
             return True
-        changed = set(op.fields)
+        changed = op.field_set
         if self.fields is None or changed & self.fields:
             return True
         return "CHILD_OF" in self.edges and "parent_id" in changed

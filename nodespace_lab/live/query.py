@@ -86,6 +86,8 @@ class LiveQuery:
     _observers: list[Callable[[RowDiff], None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _table: Any = field(default=None, repr=False)
+    _ids: frozenset[str] = field(default=frozenset(), repr=False)
+    _ids_of: list[Row] | None = field(default=None, repr=False)
 
     def current_query(self) -> Find | str:
         """The query to run now: a callable query is called with the current parameters."""
@@ -122,9 +124,12 @@ class LiveQuery:
         return diff
 
     @property
-    def ids(self) -> set[str]:
+    def ids(self) -> frozenset[str]:
         """Keys of the rows now in the result."""
-        return {row[self.key] for row in self.rows}
+        # Every commit asks every live query this: computed once per result.
+        if self._ids_of is not self.rows:
+            self._ids, self._ids_of = frozenset(row[self.key] for row in self.rows), self.rows
+        return self._ids
 
     @property
     def frame(self) -> pl.DataFrame:
@@ -144,7 +149,10 @@ class LiveQuery:
         """
         frame = self.frame
         header = f"LiveQuery: {len(self.rows)} rows at seq {self.seq}"
-        bundle: dict[str, Any] = {"text/plain": f"{header}\n{frame}", "text/html": frame._repr_html_()}
+        bundle: dict[str, Any] = {
+            "text/plain": f"{header}\n{frame}",
+            "text/html": frame._repr_html_(),
+        }
         if self._table is None:
             self._table = self.table()
         view = self._table._repr_mimebundle_(include=include, exclude=exclude) or {}

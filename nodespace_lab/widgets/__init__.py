@@ -4,9 +4,10 @@ Importing this module imports anywidget; `import nodespace_lab` does not.
 """
 
 from ._rows import LiveRowsWidget
+from .graph import GraphView
 from .outline import Outline
 from .search import SearchBox
 from .table import LiveTable
 from .tasks import TaskList
 
-__all__ = ["LiveRowsWidget", "LiveTable", "Outline", "SearchBox", "TaskList"]
+__all__ = ["GraphView", "LiveRowsWidget", "LiveTable", "Outline", "SearchBox", "TaskList"]

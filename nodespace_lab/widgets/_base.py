@@ -45,7 +45,7 @@ def json_row(row: dict[str, Any]) -> dict[str, Any]:
     return {key: json_value(value) for key, value in row.items()}
 
 
-class NodespaceWidget(anywidget.AnyWidget):  # type: ignore[misc]
+class NodespaceWidget(anywidget.AnyWidget):
     """Base class: routes `{"type": ...}` messages from the browser to `_on_<type>`.
 
     A failing handler does not kill the widget: the error's message is shown

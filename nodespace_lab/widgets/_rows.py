@@ -30,7 +30,9 @@ NODE_COLUMN_TYPES = {
 }  # fmt: skip
 CHOICES = {"task_status": list(TASK_STATUSES), "status": list(STATUSES)}
 DEFAULT_NODE_COLUMNS = ("title", "kind", "task_status", "priority", "due", "updated_at")
-EDITABLE_NODE_COLUMNS = frozenset({"title", "content", "task_status", "priority", "due", "scheduled"})
+EDITABLE_NODE_COLUMNS = frozenset(
+    {"title", "content", "task_status", "priority", "due", "scheduled"}
+)
 
 
 class LiveRowsWidget(NodespaceWidget):
@@ -42,7 +44,7 @@ class LiveRowsWidget(NodespaceWidget):
     total = traitlets.Int(0).tag(sync=True)
     page = traitlets.Int(0).tag(sync=True)
     page_size = traitlets.Int(25).tag(sync=True)
-    sort = traitlets.List().tag(sync=True)  # [] or [column, descending]
+    sort: traitlets.List[Any] = traitlets.List().tag(sync=True)  # [] or [column, descending]
     selected = traitlets.List(traitlets.Unicode()).tag(sync=True)
     errors = traitlets.Dict().tag(sync=True)  # {row id: {column: message}}
     seq = traitlets.Int(0).tag(sync=True)
@@ -121,6 +123,9 @@ class LiveRowsWidget(NodespaceWidget):
         """The query re-ran: send the browser what changed on the visible page."""
         with self._state_lock:
             self._view = self._ordered()
+            if self.page * self.page_size >= len(self._view) > 0:
+                self._rebuild()  # the page shown no longer exists: show the last one
+                return
             old, base = self.rows, self.seq
             new = self._page_rows()
             page = diff_rows(diff.seq, old, new, self.key)

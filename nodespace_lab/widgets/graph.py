@@ -78,6 +78,8 @@ _REFERRED_BY = (
     "UNWIND $keys AS k MATCH (b:Node)-[:REFERS]->(:Ref {key: k}) WHERE b.status <> 'deleted' "
     "RETURN k AS key, b.id AS id, b.kind AS kind, b.title AS title LIMIT $cap"
 )
+# Unseen neighbours by id: (best rank, row).
+Candidates = dict[str, tuple[int, dict[str, Any]]]
 _IDS_EXISTING = "UNWIND $keys AS k MATCH (n:Node {id: k}) RETURN n.id AS id"
 _NODE = "MATCH (n:Node {id: $id}) RETURN n.id AS id, n.kind AS kind, n.title AS title"
 _REF = "MATCH (r:Ref {key: $key}) RETURN r.key AS key"
@@ -115,7 +117,9 @@ def ref_id(key: str) -> str:
     return REF_PREFIX + key
 
 
-def neighbourhood(kb: KnowledgeBase, center: str, depth: int = 1, limit: int = 2000) -> Neighbourhood:
+def neighbourhood(
+    kb: KnowledgeBase, center: str, depth: int = 1, limit: int = 2000
+) -> Neighbourhood:
     """Nodes within `depth` hops of `center` over every edge type, at most `limit` of them.
 
     `center` is a node id (or `Ref:<key>` for an unresolved reference). When
@@ -130,7 +134,9 @@ def _check_size(depth: int, limit: int) -> None:
     if not isinstance(depth, int) or not 0 <= depth <= MAX_DEPTH:
         raise ValidationError(f"Graph depth {depth!r} is invalid; use 0 to {MAX_DEPTH}, e.g. 2.")
     if not isinstance(limit, int) or limit < 1:
-        raise ValidationError(f"Graph limit {limit!r} is invalid; use a positive number, e.g. 2000.")
+        raise ValidationError(
+            f"Graph limit {limit!r} is invalid; use a positive number, e.g. 2000."
+        )
 
 
 class _Search:
@@ -154,17 +160,19 @@ class _Search:
         for hop in range(1, self.depth + 1):
             candidates = self._expand(frontier, keep_new=True)
             frontier = self._admit(candidates, hop)
-            if not frontier:
+            if not frontier or len(self.found.nodes) >= self.limit:
                 break
         # The last level was not expanded: add the edges among its nodes (and
         # learn which keys they refer to, for live updates).
         if frontier:
             self._expand(frontier, keep_new=False)
-        self.found.edges = [
-            [self.index[s], self.index[t], kind]
-            for s, t, kind in sorted(self.edges, key=lambda e: (self.index[e[0]], self.index[e[1]]))
-            if s in self.index and t in self.index
+        # A node linking to itself draws nothing useful: self-loops are left out.
+        shown = [
+            (self.index[s], self.index[t], kind)
+            for s, t, kind in self.edges
+            if s in self.index and t in self.index and s != t
         ]
+        self.found.edges = [list(edge) for edge in sorted(shown)]
         return self.found
 
     def _first(self, center: str) -> dict[str, Any]:
@@ -189,9 +197,9 @@ class _Search:
         else:
             self.found.keys |= {node_id, normalise(title)}
 
-    def _expand(self, frontier: list[str], *, keep_new: bool) -> dict[str, tuple[int, dict[str, Any]]]:
+    def _expand(self, frontier: list[str], *, keep_new: bool) -> Candidates:
         """Edges of `frontier`; returns unseen neighbours with their best rank."""
-        candidates: dict[str, tuple[int, dict[str, Any]]] = {}
+        candidates: Candidates = {}
 
         def meet(row: dict[str, Any], kind: str, direction: str) -> None:
             if row["id"] in self.index or not keep_new:
@@ -211,8 +219,8 @@ class _Search:
                 self._note_cap(frame.height)
                 for row in frame.to_dicts():
                     kind = row["type"]
-                    pair = (row["src"], row["id"]) if direction == "out" else (row["id"], row["src"])
-                    self.edges.add((*pair, kind))
+                    ends = (row["src"], row["id"])
+                    self.edges.add((*(ends if direction == "out" else ends[::-1]), kind))
                     meet(row, kind, direction)
             self._refers(nodes, meet)
         if refs and keep_new:
@@ -239,7 +247,7 @@ class _Search:
             self.edges.add((row["src"], ref_id(key), "REFERS"))
             meet({"id": ref_id(key), "title": key, "kind": "ref"}, "REFERS", "out")
 
-    def _admit(self, candidates: dict[str, tuple[int, dict[str, Any]]], hop: int) -> list[str]:
+    def _admit(self, candidates: Candidates, hop: int) -> list[str]:
         """Add the best candidates up to the limit; returns the ids added."""
         room = self.limit - len(self.found.nodes)
         order = sorted(
@@ -275,10 +283,11 @@ def _op_touches(op: Op, shown: Set[str], keys: Set[str]) -> bool:
         return True  # a child appeared under, or left, a shown node
     whole = op.op in {"create", "purge", "delete", "restore"}
     changed = set(op.fields)
-    if whole or changed & {"title", "status"}:
-        # It may now (or no longer) answer to a reference of a shown node.
-        if any(normalise(str(row.get("title") or "")) in keys for row in rows):
-            return True
+    # It may now (or no longer) answer to a reference of a shown node.
+    if (whole or changed & {"title", "status"}) and any(
+        normalise(str(row.get("title") or "")) in keys for row in rows
+    ):
+        return True
     if whole or changed & {"content", "status"}:
         # Its content may now (or no longer) link to a shown node.
         for row in rows:
@@ -320,6 +329,8 @@ class GraphView(NodespaceWidget):
         self._dirty = False
         self._busy = False
         self._closed = False
+        self._views = 0
+        self._paused = False  # every view went away: mark changes, fetch when shown again
         self._worker: threading.Thread | None = None
         self._show(found)
         self._unsubscribe: Callable[[], None] | None = kb.subscribe(self._on_commit)
@@ -344,17 +355,23 @@ class GraphView(NodespaceWidget):
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until a pending re-fetch after a change is done; False on time-out."""
         with self._cond:
-            return self._cond.wait_for(lambda: not self._dirty and not self._busy, timeout)
+            return self._cond.wait_for(
+                lambda: (not self._dirty or self._paused) and not self._busy, timeout
+            )
 
     def close(self) -> None:
         """Stop following changes and close the widget."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        # Also runs from __del__, possibly of a widget whose __init__ failed.
+        unsubscribe = getattr(self, "_unsubscribe", None)
+        if unsubscribe is not None:
+            unsubscribe()
             self._unsubscribe = None
-        with self._cond:
-            self._closed = True
-            self._dirty = False
-            self._cond.notify_all()
+        cond = getattr(self, "_cond", None)
+        if cond is not None:
+            with cond:
+                self._closed = True
+                self._dirty = False
+                cond.notify_all()
         super().close()
 
     # -- keeping up to date ---------------------------------------------
@@ -398,7 +415,7 @@ class GraphView(NodespaceWidget):
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._dirty and not self._closed:
+                while (not self._dirty or self._paused) and not self._closed:
                     self._cond.wait()
                 if self._closed:
                     return
@@ -434,6 +451,13 @@ class GraphView(NodespaceWidget):
         return int(proposal["value"])
 
     # -- messages from the browser --------------------------------------
+
+    def _on_view(self, msg: dict[str, Any]) -> None:
+        """A view appeared or went away: with none on screen, changes wait to be fetched."""
+        with self._cond:
+            self._views = max(0, self._views + (1 if msg.get("shown") else -1))
+            self._paused = self._views == 0
+            self._cond.notify_all()
 
     def _on_center(self, msg: dict[str, Any]) -> None:
         """Re-centre on a node the user double-clicked."""

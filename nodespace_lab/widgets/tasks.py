@@ -34,9 +34,7 @@ class TaskList(LiveRowsWidget):
         self.today = (today or dt.date.today()).isoformat()
 
     @classmethod
-    def of(
-        cls, kb: KnowledgeBase, query: Find | None = None, **kwargs: Any
-    ) -> TaskList:
+    def of(cls, kb: KnowledgeBase, query: Find | None = None, **kwargs: Any) -> TaskList:
         """Tasks of `kb` (default: open ones, soonest due first)."""
         if query is None:
             query = (

@@ -97,6 +97,25 @@ def evaluate(result: dict[str, Any]) -> list[dict[str, Any]]:
                     "ok": op["ratio_p50"] <= MAX_RATIO,
                 }
             )
+    live = result.get("live")
+    if live:
+        lat, many = live["widget_latency"], live["many_queries"]
+        checks.append(
+            {
+                "op": "live_widget_latency",
+                "target": f"p95 <= {lat['target_p95_ms']:g} ms",
+                "value": lat["ours"]["p95_ms"],
+                "ok": lat["ok"],
+            }
+        )
+        checks.append(
+            {
+                "op": "live_one_of_many",
+                "target": f"<= {many['target_ratio']:g}x a single re-run",
+                "value": many["ratio_vs_single_rerun"],
+                "ok": many["ok"],
+            }
+        )
     return checks
 
 
@@ -154,6 +173,49 @@ def table(result: dict[str, Any]) -> str:
             f"Absolute targets are defined at {TARGET_SIZE:,} nodes; shown here for orientation."
         )
     return "\n".join(lines)
+
+
+def live_table(result: dict[str, Any]) -> str:
+    """A Markdown table of the live-query benchmarks of one size."""
+    live = result["live"]
+    lat, many, sent = live["widget_latency"], live["many_queries"], live["diff_bytes"]
+    verdict = {True: "PASS", False: "MISS"}
+    w, s, n, p, work = (
+        many[k]
+        for k in ("write_with_live", "single_rerun", "rerun_all", "write_alone", "live_work")
+    )
+    return "\n".join(
+        [
+            f"### Live queries, {result['size']:,} nodes ({result['engine']})",
+            "",
+            "| measurement | p50 | p95 | reference | ratio | target | result |",
+            "|---|---:|---:|---|---:|---|---|",
+            f"| write -> widget diff sent ({lat['query']}) | {lat['ours']['p50_ms']:.2f} ms "
+            f"| {lat['ours']['p95_ms']:.2f} ms | raw update + raw query {lat['raw']['p50_ms']:.2f}"
+            f" / {lat['raw']['p95_ms']:.2f} ms | {lat['ratio_p50']:.2f}x / {lat['ratio_p95']:.2f}x "
+            f"| p95 <= {lat['target_p95_ms']:g} ms | {verdict[lat['ok']]} |",
+            f"| live work of one write among {many['queries']:,} live queries (match + "
+            f"re-run + diff) | {work['p50_ms']:.2f} ms | {work['p95_ms']:.2f} ms | one query "
+            f"re-run {s['p50_ms']:.2f} / {s['p95_ms']:.2f} ms | "
+            f"{many['ratio_vs_single_rerun']:.2f}x | <= {many['target_ratio']:g}x | "
+            f"{verdict[many['ok']]} |",
+            f"| re-running all {many['queries']:,} queries (naive) | {n['p50_ms']:.1f} ms "
+            f"| {n['p95_ms']:.1f} ms | | ours {many['ratio_vs_rerun_all']:.4f}x of naive | "
+            "(reported) | - |",
+            f"| write until its live re-run is done, {many['queries']:,} registered "
+            f"| {w['p50_ms']:.2f} ms | {w['p95_ms']:.2f} ms | the write with none registered "
+            f"{p['p50_ms']:.2f} / {p['p95_ms']:.2f} ms | +{many['added_latency_p50_ms']:.2f} ms "
+            "| (reported) | - |",
+            f"| one-row change in a {sent['rows']:,}-row result | "
+            f"{sent['write_to_diff']['p50_ms']:.1f} ms | {sent['write_to_diff']['p95_ms']:.1f} ms "
+            f"| | {sent['one_row_change_bytes']:,} bytes sent (first display "
+            f"{sent['first_display_bytes']:,}; whole result {sent['whole_result_bytes']:,}) "
+            "| (reported) | - |",
+            "",
+            f"Queries re-run per write with {many['queries']:,} registered: "
+            f"{many['reruns_per_write']}.",
+        ]
+    )
 
 
 def labels(result: dict[str, Any]) -> str:
@@ -282,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
             out.write_text(json.dumps(report, indent=2, default=str))
             print()
             print(table(result))
+            print()
+            print(live_table(result))
             print()
             if n >= TARGET_SIZE:
                 misses += sum(not c["ok"] and not c.get("info") for c in result["checks"])

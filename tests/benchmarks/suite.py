@@ -159,6 +159,8 @@ def run_size(
     from nodespace_lab.kb import KnowledgeBase
     from nodespace_lab.nodes.ids import new_id
 
+    from .live import run_live  # live.py imports this module
+
     reps = reps or Repetitions()
     rng = random.Random(seed)
     folder = workdir / f"n{n}"
@@ -184,6 +186,7 @@ def run_size(
         ops.update(_writes(kb, raw, data, reps, rng, new_id))
         log(f"[{n:,}] writes done")
         ops.update(_searches(kb, raw, data, reps, result, log, rng))
+        result["live"] = run_live(kb, raw, data, reps, rng, log)
         kb.close()
         raw.close()
         ops["open"] = _opens(

@@ -121,5 +121,17 @@ def test_every_benchmark_runs_once(tmp_path: Path, capsys: pytest.CaptureFixture
 
     for title in run.OP_TITLES.values():
         assert title in printed, title
+    live = result["live"]
+    latency = live["widget_latency"]
+    assert 0 < latency["ours"]["p50_ms"] <= latency["ours"]["p95_ms"]
+    assert latency["raw"]["p50_ms"] > 0 and latency["diff_bytes"] > 0
+    many = live["many_queries"]
+    assert many["reruns_per_write"] == [1], "one write re-runs exactly the query it affects"
+    assert many["rerun_all"]["p50_ms"] > many["single_rerun"]["p50_ms"] > 0
+    sent = live["diff_bytes"]
+    assert sent["one_row_change_bytes"] < sent["first_display_bytes"] < sent["whole_result_bytes"]
+    assert {"live_widget_latency", "live_one_of_many"} <= checked
+    assert "Live queries" in printed
+
     assert "PASS" in printed or "MISS" in printed
     assert str(out) in printed

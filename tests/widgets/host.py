@@ -84,7 +84,9 @@ _PAGE_SETUP = """
         this.listeners.set(e, cb ? list.filter((f) => f !== cb) : []);
       }
     }
-    trigger(event, ...args) { for (const cb of [...(this.listeners.get(event) ?? [])]) cb(...args); }
+    trigger(event, ...args) {
+      for (const cb of [...(this.listeners.get(event) ?? [])]) cb(...args);
+    }
   }
   window.__ns = { outbox: [], models: {}, cleanups: {}, errors: [], HostModel };
   window.addEventListener("error", (e) => window.__ns.errors.push(String(e.message)));
@@ -181,7 +183,9 @@ class WidgetHost:
         while time.monotonic() < deadline:
             moved = self._page_to_python() + self._python_to_page()
             for widget in self._widgets.values():
-                kb = getattr(getattr(widget, "live", None), "kb", None) or getattr(widget, "kb", None)
+                kb = getattr(getattr(widget, "live", None), "kb", None) or getattr(
+                    widget, "kb", None
+                )
                 if kb is not None and kb._live is not None:
                     kb.live_registry.flush()
                 flush = getattr(widget, "flush", None)  # widgets following changes themselves

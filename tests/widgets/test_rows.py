@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nodespace_lab import KnowledgeBase
 from nodespace_lab.errors import ValidationError
@@ -202,3 +204,73 @@ def test_task_list_defaults_to_open_tasks_by_due_date(kb: KnowledgeBase) -> None
     edit(tasks, sooner.id, "task_status", "done")
     kb.live_registry.flush()
     assert [r["id"] for r in tasks.rows] == [later.id]
+
+
+_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["create", "priority", "done", "retitle", "delete"]), st.integers(0, 9)
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=_ops, descending=st.booleans(), page=st.integers(0, 2))
+def test_page_diffs_applied_in_order_give_the_page_of_a_fresh_run(
+    kb_factory: Any, tmp_path_factory: Any, ops: list[tuple[str, int]], descending: bool, page: int
+) -> None:
+    kb: KnowledgeBase = kb_factory(tmp_path_factory.mktemp("kb"))
+    for i in range(9):
+        kb.create("task", f"seed {i}", priority=1 + i % 4)
+    query = kb.find("task").where(task_status="todo").order_by("id")  # ties keep this order
+    table = LiveTable(kb.live(query), page_size=4, sort=("priority", descending))
+    table.page = page
+    sent = Sent(table)
+    shown, seq = [dict(r) for r in table.rows], table.seq
+    for op, n in ops:
+        tasks = kb.find("task").ids()
+        target = tasks[n % len(tasks)] if tasks else None
+        if op == "create" or target is None:
+            kb.create("task", f"new {n}", priority=1 + n % 4)
+        elif op == "priority":
+            kb.update(target, priority=1 + n % 4)
+        elif op == "done":
+            kb.update(target, task_status="done")
+        elif op == "retitle":
+            kb.update(target, title=f"renamed {n}")
+        else:
+            kb.delete(target)
+        assert kb.live_registry.flush()
+    for diff in sent.custom("diff"):
+        assert diff["base"] == seq, "diffs arrive in order, each on top of the last"
+        order = None if diff["order"] is None else tuple(diff["order"])
+        shown = apply_diff(
+            shown,
+            RowDiff(
+                diff["seq"],
+                tuple(diff["added"]),
+                tuple(diff["removed"]),
+                tuple(diff["changed"]),
+                order,
+            ),
+        )
+        seq = diff["seq"]
+    fresh = sort_rows(query.to_polars().to_dicts(), "priority", descending)
+    start = table.page * 4
+    assert [r["id"] for r in shown] == [r["id"] for r in fresh[start : start + 4]]
+    assert [r["title"] for r in shown] == [r["title"] for r in fresh[start : start + 4]]
+    assert shown == table.rows
+    kb.close()
+
+
+def test_a_page_that_empties_falls_back_to_the_last_page(kb: KnowledgeBase) -> None:
+    ids = _tasks(kb, 6)
+    table = LiveTable(kb.live(kb.find("task").order_by("title")), page_size=5)
+    table.page = 1
+    assert [r["id"] for r in table.rows] == [ids[5]]
+    kb.delete(ids[5])
+    kb.live_registry.flush()
+    assert table.page == 0 and len(table.rows) == 5

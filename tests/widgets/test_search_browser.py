@@ -53,7 +53,9 @@ def test_enter_opens_the_active_result(kb: KnowledgeBase, host: WidgetHost, page
 def test_clicking_a_result_renders_its_markdown(
     kb: KnowledgeBase, host: WidgetHost, page: Any
 ) -> None:
-    node = kb.create("text", "Formatted", "# Heading\n\nSome **bold** text and a [link](https://example.org)")
+    node = kb.create(
+        "text", "Formatted", "# Heading\n\nSome **bold** text and a [link](https://example.org)"
+    )
     box = SearchBox(kb)
     el = host.show(box)
     _type(el, page, host, "bold")

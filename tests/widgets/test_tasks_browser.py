@@ -33,7 +33,9 @@ def test_open_tasks_view_drops_a_task_once_done(kb: KnowledgeBase, host: WidgetH
     assert el.locator("li.ns-task").count() == 2
     el.locator(f"li[data-id='{finish.id}'] input[type=checkbox]").check()
     host.settle()
-    assert el.locator("li.ns-task").evaluate_all("items => items.map(i => i.dataset.id)") == [keep.id]
+    assert el.locator("li.ns-task").evaluate_all("items => items.map(i => i.dataset.id)") == [
+        keep.id
+    ]
 
 
 def test_only_open_overdue_tasks_are_highlighted(kb: KnowledgeBase, host: WidgetHost) -> None:
