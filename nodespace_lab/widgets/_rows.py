@@ -13,7 +13,7 @@ from typing import Any
 
 import traitlets
 
-from ..errors import ValidationError
+from ..errors import NodespaceError, ValidationError
 from ..live import LiveQuery, RowDiff, diff_rows
 from ..nodes.model import STATUSES
 from ..nodes.validate import TASK_STATUSES
@@ -64,6 +64,7 @@ class LiveRowsWidget(NodespaceWidget):
         super().__init__(key=live.key, page_size=page_size, **kwargs)
         self.live = live
         self._view: list[Row] = []
+        self._views = 0  # views on screen, as the browser reports them
         self.columns = describe_columns(live, columns, editable)
         if sort is not None:
             self.sort = [sort[0], bool(sort[1])]
@@ -99,6 +100,8 @@ class LiveRowsWidget(NodespaceWidget):
         # Only the shown columns travel: a page of full nodes would carry their content.
         start = self.page * self.page_size
         names = [self.key, *(c["name"] for c in self.columns if c["name"] != self.key)]
+        if any(c["editable"] for c in self.columns) and "version" not in names:
+            names.append("version")  # sent back with an edit, to detect a conflict
         return [
             json_row({name: row.get(name) for name in names})
             for row in self._view[start : start + self.page_size]
@@ -157,7 +160,7 @@ class LiveRowsWidget(NodespaceWidget):
 
     def _on_view(self, msg: dict[str, Any]) -> None:
         """A view appeared or went away: a query nobody sees stops re-running."""
-        self._views = max(0, getattr(self, "_views", 0) + (1 if msg.get("shown") else -1))
+        self._views = max(0, self._views + (1 if msg.get("shown") else -1))
         registry = self.live.kb.live_registry
         if self._views == 0:
             registry.release(self.live)
@@ -176,8 +179,11 @@ class LiveRowsWidget(NodespaceWidget):
             if column is None:
                 raise ValidationError(f"Column {name!r} of this table is not editable.")
             value = parse_cell(row_id, column, msg.get("value"))
-            self.live.kb.update(row_id, **{name: value})
-        except ValidationError as exc:
+            # The version the browser showed: an edit of a row changed since is refused.
+            version = msg.get("version")
+            expected = version if isinstance(version, int) else None
+            self.live.kb.update(row_id, expected_version=expected, **{name: value})
+        except NodespaceError as exc:  # invalid value, stale version, node gone
             self._set_cell_error(row_id, name, str(exc))
             self.send({"type": "edit-error", "id": row_id, "field": name, "message": str(exc)})
             return

@@ -218,6 +218,35 @@ def live_table(result: dict[str, Any]) -> str:
     )
 
 
+def graph_frames(n_nodes: int) -> dict[str, Any]:
+    """GraphView's layout frame times at `n_nodes` nodes in headless Chromium."""
+    from tests.widgets.graph_bench import measure_in_scratch
+
+    return measure_in_scratch(n_nodes, frames=120)
+
+
+def graph_table(graph: dict[str, Any]) -> str:
+    """A Markdown table of the GraphView frame times."""
+    return "\n".join(
+        [
+            f"### GraphView, {graph['nodes']:,} nodes and {graph['edges']:,} edges "
+            "(headless Chromium)",
+            "",
+            "| measurement | p50 | p95 | mean | max |",
+            "|---|---:|---:|---:|---:|",
+            f"| layout tick + canvas draw, per frame ({graph['layout_frames']} frames) "
+            f"| {graph['work_p50_ms']:.2f} ms | {graph['work_p95_ms']:.2f} ms "
+            f"| {graph['work_mean_ms']:.2f} ms | {graph['work_max_ms']:.2f} ms |",
+            f"| time between frames | {graph['interval_p50_ms']:.1f} ms "
+            f"| {graph['interval_p95_ms']:.1f} ms | | |",
+            "",
+            f"Neighbourhood computed in Python in {graph['neighbourhood_ms']:.0f} ms; "
+            f"widget state {graph['state_bytes']:,} bytes; page errors: "
+            f"{len(graph['page_errors'])}.",
+        ]
+    )
+
+
 def labels(result: dict[str, Any]) -> str:
     """What each side of each operation runs."""
     out = ["| operation | ours | raw engine |", "|---|---|---|"]
@@ -296,6 +325,12 @@ def main(argv: list[str] | None = None) -> int:
         help="engine buffer pool of both databases in MiB (default: 1024; the "
         "256 MiB storage default cannot checkpoint a 1M-node import)",
     )
+    parser.add_argument(
+        "--graph-nodes",
+        type=int,
+        default=2000,
+        help="nodes in the GraphView frame-time benchmark (headless Chromium; default 2000)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     args = parser.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -351,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
                 misses += sum(not c["ok"] and not c.get("info") for c in result["checks"])
         if report["results"]:
             print(labels(report["results"][-1]))
+        report["graph_view"] = graph_frames(args.graph_nodes)
+        print()
+        print(graph_table(report["graph_view"]))
     finally:
         if args.workdir is None and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -79,6 +79,8 @@ def test_every_benchmark_runs_once(tmp_path: Path, capsys: pytest.CaptureFixture
         "64",
         "--max-db-size-gb",
         "4",
+        "--graph-nodes",
+        "150",
         "--out",
         str(out),
         "--workdir",
@@ -132,6 +134,11 @@ def test_every_benchmark_runs_once(tmp_path: Path, capsys: pytest.CaptureFixture
     assert sent["one_row_change_bytes"] < sent["first_display_bytes"] < sent["whole_result_bytes"]
     assert {"live_widget_latency", "live_one_of_many"} <= checked
     assert "Live queries" in printed
+
+    graph = report["graph_view"]
+    assert graph["nodes"] == 150 and graph["edges"] > 0 and graph["page_errors"] == []
+    assert 0 < graph["work_p50_ms"] <= graph["work_p95_ms"] <= graph["work_max_ms"]
+    assert "### GraphView" in printed
 
     assert "PASS" in printed or "MISS" in printed
     assert str(out) in printed

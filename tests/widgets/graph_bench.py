@@ -109,19 +109,25 @@ def measure_frames(
     }
 
 
-def main(argv: list[str]) -> None:
-    """Measure in a scratch knowledge base and print the summary as JSON."""
+def measure_in_scratch(n_nodes: int = 2000, frames: int = 120) -> dict[str, Any]:
+    """`measure_frames` in a scratch knowledge base and a fresh headless Chromium."""
     from playwright.sync_api import sync_playwright
 
-    n_nodes = int(argv[0]) if argv else 2000
-    frames = int(argv[1]) if len(argv) > 1 else 120
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_FLAGS)
-        page = browser.new_context(viewport={"width": 1000, "height": 700}).new_page()
-        with KnowledgeBase(folder) as kb:
-            result = measure_frames(WidgetHost(page), kb, n_nodes, frames)
-        browser.close()
-    print(json.dumps(result, indent=2))
+        try:
+            page = browser.new_context(viewport={"width": 1000, "height": 700}).new_page()
+            with KnowledgeBase(folder) as kb:
+                return measure_frames(WidgetHost(page), kb, n_nodes, frames)
+        finally:
+            browser.close()
+
+
+def main(argv: list[str]) -> None:
+    """Measure in a scratch knowledge base and print the summary as JSON."""
+    n_nodes = int(argv[0]) if argv else 2000
+    frames = int(argv[1]) if len(argv) > 1 else 120
+    print(json.dumps(measure_in_scratch(n_nodes, frames), indent=2))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def test_only_one_page_of_shown_columns_is_in_the_state(kb: KnowledgeBase) -> No
     assert table.total == 40
     assert [row["title"] for row in table.rows] == [f"t{i:03d}" for i in range(15)]
     shown = {c["name"] for c in table.columns}
-    assert set(table.rows[0]) == shown | {"id"}
+    assert set(table.rows[0]) == shown | {"id", "version"}  # version: for edit conflicts
     assert "content" not in table.rows[0]
     table.page = 2
     assert [row["title"] for row in table.rows] == [f"t{i:03d}" for i in range(30, 40)]
@@ -244,7 +244,12 @@ def test_page_diffs_applied_in_order_give_the_page_of_a_fresh_run(
         else:
             kb.delete(target)
         assert kb.live_registry.flush()
-    for diff in sent.custom("diff"):
+    for message in sent.messages:
+        if message["method"] == "update":  # a whole page (the shown page ceased to exist)
+            shown = message["state"].get("rows", shown)
+            seq = message["state"].get("seq", seq)
+            continue
+        diff = message["content"]
         assert diff["base"] == seq, "diffs arrive in order, each on top of the last"
         order = None if diff["order"] is None else tuple(diff["order"])
         shown = apply_diff(
@@ -274,3 +279,17 @@ def test_a_page_that_empties_falls_back_to_the_last_page(kb: KnowledgeBase) -> N
     kb.delete(ids[5])
     kb.live_registry.flush()
     assert table.page == 0 and len(table.rows) == 5
+
+
+def test_an_edit_of_a_row_changed_since_it_was_shown_is_refused(kb: KnowledgeBase) -> None:
+    (task,) = _tasks(kb, 1)
+    table = LiveTable(kb.live(kb.find("task")))
+    shown_version = table.rows[0]["version"]
+    kb.update(task, title="changed elsewhere")  # the table has not re-run yet
+    table._dispatch(
+        table,
+        {"type": "edit", "id": task, "field": "title", "value": "mine", "version": shown_version},
+        [],
+    )
+    assert "version" in table.errors[task]["title"]
+    assert kb.get(task).title == "changed elsewhere"

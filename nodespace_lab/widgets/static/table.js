@@ -88,7 +88,7 @@ function render({ model, el }) {
         editing = null;
         if (String(text) !== String(value ?? "")) {
           pending.add(`${id}\u0000${column.name}`);
-          model.send({ type: "edit", id, field: column.name, value: text });
+          model.send({ type: "edit", id, field: column.name, value: text, version: row.version });
         }
         drawBody();
       };

@@ -11,9 +11,11 @@ function render({ model, el }) {
   // id -> the done state asked for: shown at once, until the row confirms it.
   const pending = new Map();
 
-  const setStatus = (id, done) => {
+  const setStatus = (task, done) => {
+    const id = task[model.get("key")];
     pending.set(id, done);
-    model.send({ type: "edit", id, field: "task_status", value: done ? "done" : "todo" });
+    const value = done ? "done" : "todo";
+    model.send({ type: "edit", id, field: "task_status", value, version: task.version });
     draw();
   };
 
@@ -27,7 +29,7 @@ function render({ model, el }) {
       "aria-label": `Done: ${task.title ?? ""}`,
       checked: pending.has(id) ? pending.get(id) : task.task_status === "done",
       disabled: pending.has(id),
-      onchange: (event) => setStatus(id, event.target.checked),
+      onchange: (event) => setStatus(task, event.target.checked),
     });
     const parts = [box, h("span", { className: "ns-task-title" }, task.title || "(untitled)")];
     if (task.task_status === "doing") parts.push(h("span", { className: "ns-badge ns-doing" }, "doing"));
