@@ -47,8 +47,9 @@ class Outline(NodespaceWidget):
     Click an arrow to expand or collapse a node; its children are loaded on
     first expand. Each title is editable; in a title, Enter adds a sibling
     below, Tab indents, Shift+Tab outdents, Alt+Up/Down reorders, Up/Down moves
-    between rows and Backspace in an empty title deletes the node (soft
-    delete; `kb.restore` brings it back). Changes made elsewhere show up live.
+    between rows, Ctrl+Down/Up expands/collapses and Backspace in an empty
+    title deletes the node (soft delete; `kb.restore` brings it back; a node
+    with children is not deleted this way). Changes made elsewhere show up live.
     """
 
     _esm = static_text("common.js", "outline.js")
@@ -74,6 +75,8 @@ class Outline(NodespaceWidget):
         self._busy = 0
         self._worker: threading.Thread | None = None
         self._closed = False
+        self._views = 0
+        self._paused = False  # every view went away: record changes, reload when shown
         # Subscribe before loading: a change committed in between is then
         # reloaded once more rather than missed.
         self._unsubscribe: Callable[[], None] | None = kb.subscribe(self._on_change)
@@ -128,7 +131,12 @@ class Outline(NodespaceWidget):
         """Wait until changes committed so far are shown; False on time-out."""
         with self._cond:
             return self._cond.wait_for(
-                lambda: not self._pending() and not self._busy and self._worker is None, timeout
+                lambda: (
+                    (not self._pending() or self._paused)
+                    and not self._busy
+                    and self._worker is None
+                ),
+                timeout,
             )
 
     def close(self) -> None:
@@ -137,6 +145,8 @@ class Outline(NodespaceWidget):
         super().close()
 
     def _stop_following(self) -> None:
+        if not hasattr(self, "_cond"):  # close() from __del__ of a half-built widget
+            return
         with self._cond:
             self._closed = True
             self._touched.clear()
@@ -258,12 +268,18 @@ class Outline(NodespaceWidget):
             if self._closed:
                 return
             self._touched |= touched
-            self._everything = self._everything or everything
-            if self._worker is None:
-                self._worker = threading.Thread(
-                    target=self._work, name="nodespace-outline", daemon=True
-                )
-                self._worker.start()
+            # A long pause (no view shown) must not grow the set without bound.
+            self._everything = self._everything or everything or len(self._touched) > 2000
+            if not self._paused:
+                self._start_worker()
+
+    def _start_worker(self) -> None:
+        """Start the reloading thread unless it runs (call with `_cond` held)."""
+        if self._worker is None and self._pending() and not self._closed:
+            self._worker = threading.Thread(
+                target=self._work, name="nodespace-outline", daemon=True
+            )
+            self._worker.start()
 
     def _pending(self) -> bool:
         return bool(self._touched) or self._everything
@@ -323,6 +339,17 @@ class Outline(NodespaceWidget):
         }
 
     # -- messages from the browser --------------------------------------
+
+    def _on_view(self, msg: dict[str, Any]) -> None:
+        """A view appeared or went away: an outline nobody sees stops reloading."""
+        with self._cond:
+            self._views = max(0, self._views + (1 if msg.get("shown") else -1))
+            if self._views == 0 and not msg.get("shown"):
+                self._paused = True
+            elif self._views > 0 and self._paused:
+                self._paused = False  # catch up on what changed while hidden
+                self._start_worker()
+            self._cond.notify_all()
 
     def _on_expand(self, msg: dict[str, Any]) -> None:
         self._catch_up()

@@ -243,8 +243,10 @@ function render({ model, el }) {
   model.on("change:error", onError);
   onError();
   const stopDrawing = redrawOn(model, ["nodes", "expanded", "root"], draw);
+  const hide = announceView(model);
   return () => {
     flushRenames();
+    hide();
     stopDrawing();
     model.off("change:focus", onFocusChange);
     model.off("change:selected", onSelected);
