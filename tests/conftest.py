@@ -152,3 +152,25 @@ def db_state(kb: KnowledgeBase) -> dict[str, Any]:
         "changesets": kb.store.rows("MATCH (c:ChangeSet) RETURN count(c)")[0][0],
         "seq": kb.seq,
     }
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """One headless Chromium for the session (Debian's build; see NOTES.md)."""
+    from playwright.sync_api import sync_playwright
+
+    from .widgets.host import CHROMIUM_FLAGS, find_chromium
+
+    executable = find_chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+    """Keep each phase's report on the item, so fixtures can screenshot failures."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

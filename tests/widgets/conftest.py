@@ -7,19 +7,7 @@ from typing import Any
 
 import pytest
 
-from .host import CHROMIUM_FLAGS, WidgetHost, find_chromium
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    """One headless Chromium for the whole session (Debian's build; see NOTES.md)."""
-    from playwright.sync_api import sync_playwright
-
-    executable = find_chromium()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+from .host import WidgetHost
 
 
 @pytest.fixture
@@ -40,10 +28,3 @@ def page(chromium: Any, request: pytest.FixtureRequest, tmp_path_factory: Any) -
 def host(page: Any) -> WidgetHost:
     """A page acting as a widget manager for real Python widgets."""
     return WidgetHost(page)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
-    setattr(item, f"rep_{report.when}", report)

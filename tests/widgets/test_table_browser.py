@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from nodespace_lab import KnowledgeBase
 from nodespace_lab.widgets import LiveTable
@@ -113,3 +115,19 @@ def test_a_table_nobody_sees_stops_re_running(kb: KnowledgeBase, host: WidgetHos
     assert live.reruns == reruns
     el = host.show(table)  # shown again: re-runs and catches up
     assert "task 000 unseen" in el.locator("tbody").inner_text()
+
+
+def test_datetimes_show_in_the_viewers_time_zone(kb: KnowledgeBase, chromium: Any) -> None:
+    # Stored in UTC without a zone: the page must not read them as local time.
+    context = chromium.new_context(timezone_id="Asia/Tokyo", locale="en-US")
+    try:
+        host = WidgetHost(context.new_page())
+        task = kb.create("task", "stamped")
+        el = host.show(LiveTable(kb.live(kb.find("task")), columns=["title", "updated_at"]))
+        assert task.updated_at is not None
+        tokyo = task.updated_at.replace(tzinfo=dt.UTC).astimezone(ZoneInfo("Asia/Tokyo"))
+        shown = el.locator("td[data-column=updated_at]").inner_text()
+        assert f"{tokyo.month}/{tokyo.day}/{tokyo.year}" in shown
+        assert f"{tokyo.hour % 12 or 12}:{tokyo.minute:02d}:{tokyo.second:02d}" in shown
+    finally:
+        context.close()

@@ -77,7 +77,9 @@ function formatValue(value, type) {
       return Number.isNaN(d.getTime()) ? String(value) : d.toLocaleDateString();
     }
     case "datetime": {
-      const d = new Date(value);
+      // Stored in UTC without a zone; without the "Z" the browser would read local time.
+      const text = String(value);
+      const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text}Z`);
       return Number.isNaN(d.getTime()) ? String(value) : d.toLocaleString();
     }
     case "integer":

@@ -1,0 +1,109 @@
+"""A real JupyterLab, started with a token, and headless Chromium pages on it."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# The news and update popups would cover the page (NOTES.md, browser tests).
+_QUIET_NOTIFICATIONS = {"fetchNews": "false", "checkForUpdates": False}
+
+
+@dataclass
+class Lab:
+    """A running `jupyter lab`: where it serves, its token and its notebook folder."""
+
+    url: str
+    token: str
+    root: Path
+
+    def page_url(self, path: str) -> str:
+        """The URL of `path` under /lab, authenticated with the token."""
+        return f"{self.url}/lab/tree/{path}?reset&token={self.token}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"jupyter lab exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"jupyter lab did not answer at {url} within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """`jupyter lab` on loopback with its own token, settings and runtime folders."""
+    base = tmp_path_factory.mktemp("lab")
+    root, settings = base / "notebooks", base / "settings"
+    root.mkdir()
+    notification = settings / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text(json.dumps(_QUIET_NOTIFICATIONS))
+    token, port = secrets.token_hex(16), _free_port()
+    env = {
+        **os.environ,
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
+        "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(base / "config"),
+    }
+    command = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
+        "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+    ]  # fmt: skip
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    log = (base / "lab.log").open("wb")
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(f"{url}/api/status?token={token}", process)
+        yield Lab(url, token, root)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture
+def lab_page(
+    chromium: Any, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """A page for JupyterLab; a screenshot is saved when the test fails."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        shot = tmp_path_factory.mktemp("screenshots") / f"{request.node.name}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot of the failing page: {shot}")
+    context.close()
