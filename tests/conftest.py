@@ -174,3 +174,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+def screenshot_if_failed(
+    page: Any,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    full_page: bool = False,
+) -> None:
+    """Save a screenshot of `page` when the test of `request` failed, and say where."""
+    report = getattr(request.node, "rep_call", None)
+    if report is None or not report.failed:
+        return
+    shot = tmp_path_factory.mktemp("screenshots") / f"{request.node.name}.png"
+    page.screenshot(path=str(shot), full_page=full_page)
+    print(f"screenshot of the failing page: {shot}")

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from ..conftest import screenshot_if_failed
+
 # The news and update popups would cover the page (NOTES.md, browser tests).
 _QUIET_NOTIFICATIONS = {"fetchNews": "false", "checkForUpdates": False}
 
@@ -101,9 +103,5 @@ def lab_page(
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     yield page
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        shot = tmp_path_factory.mktemp("screenshots") / f"{request.node.name}.png"
-        page.screenshot(path=str(shot), full_page=True)
-        print(f"screenshot of the failing page: {shot}")
+    screenshot_if_failed(page, request, tmp_path_factory, full_page=True)
     context.close()

@@ -7,20 +7,19 @@ from typing import Any
 
 import pytest
 
+from ..conftest import screenshot_if_failed
 from .host import WidgetHost
 
 
 @pytest.fixture
-def page(chromium: Any, request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[Any]:
+def page(
+    chromium: Any, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
     """A fresh page; a screenshot is saved when the test fails."""
     context = chromium.new_context(viewport={"width": 1000, "height": 700})
     page = context.new_page()
     yield page
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        shot = tmp_path_factory.mktemp("screenshots") / f"{request.node.name}.png"
-        page.screenshot(path=str(shot))
-        print(f"screenshot of the failing page: {shot}")
+    screenshot_if_failed(page, request, tmp_path_factory)
     context.close()
 
 
