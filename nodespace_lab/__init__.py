@@ -11,6 +11,7 @@ from .config import Settings, load_settings
 from .errors import NodespaceError
 from .kb import KnowledgeBase, open_kb
 from .nodes import KindSpec, Node, register_kind
+from .service import connect
 
 __version__ = "0.1.0"
 
@@ -31,6 +32,7 @@ __all__ = [
     "NodespaceError",
     "Settings",
     "__version__",
+    "connect",
     "load_settings",
     "open",
     "register_kind",

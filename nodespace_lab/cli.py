@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from ._cli import admin, bench, nodes, queries
+from ._cli import admin, bench, nodes, queries, service
 from ._cli.context import KB_ENV, NodespaceGroup, make_state
 
 COMMANDS: tuple[click.Command, ...] = (
@@ -29,6 +29,7 @@ COMMANDS: tuple[click.Command, ...] = (
     admin.undo,
     admin.changes,
     bench.bench,
+    service.serve,
     admin.config_command,
 )
 

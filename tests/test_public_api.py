@@ -44,6 +44,7 @@ def test_all_is_the_agreed_public_api() -> None:
         "NodespaceError",
         "Settings",
         "__version__",
+        "connect",
         "load_settings",
         "open",
         "register_kind",

@@ -91,6 +91,17 @@ class ServiceSettings(param.Parameterized):
     port = param.Integer(
         default=0, bounds=(0, 65535), doc="Port of the service (0 picks a free one)."
     )
+    runtime_dir = param.String(
+        default="",
+        doc="Folder of the runtime files that tell clients where a service runs "
+        "(empty: the platform's user runtime folder).",
+    )
+    transaction_timeout_s = param.Number(
+        default=30.0,
+        bounds=(1.0, 3600.0),
+        doc="A client transaction idle this long is rolled back, so a client that "
+        "died cannot hold the writer.",
+    )
 
 
 class LoggingSettings(param.Parameterized):

@@ -27,7 +27,6 @@ from ..graph import ChangeSet
 from ..graph.changelog import BATCH_OPS
 from ..nodes.query import Find
 from .deps import Dependencies
-from .feed import follow
 from .params import watch
 from .query import LiveQuery
 
@@ -60,7 +59,7 @@ class LiveRegistry:
         self._cond = threading.Condition()
         self._busy = False
         self._closed = False
-        self._stop_feed = follow(kb.store, self._on_change)
+        self._stop_feed = kb.follow(self._on_change)
         self._worker = threading.Thread(target=self._run, name="nodespace-live", daemon=True)
         self._worker.start()
 

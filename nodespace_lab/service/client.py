@@ -1,0 +1,419 @@
+"""`RemoteKnowledgeBase`: the KnowledgeBase API over a running service.
+
+Calls are HTTP + JSON on a kept-alive connection per thread; the change feed
+is a websocket read by a background thread, which drives `subscribe`,
+`follow` and live queries exactly as commits drive them in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import http.client
+import json
+import logging
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from .. import errors
+from ..graph import ChangeSet
+from ..live import Dependencies, LiveQuery, LiveRegistry
+from ..nodes.model import Node
+from ..nodes.query import Find, kinds_tuple
+from ..search.fulltext import SearchHit
+from .api import PREFIX, method_route
+from .codec import decode, encode
+from .runtime import ServiceInfo
+
+log = logging.getLogger(__name__)
+
+TX_HEADER = "X-Nodespace-Transaction"
+_ERRORS: dict[str, type[errors.NodespaceError]] = {
+    name: getattr(errors, name) for name in errors.__all__
+}
+
+
+class RemoteKnowledgeBase:
+    """A knowledge base served by `nodespace serve`; the same API as `KnowledgeBase`."""
+
+    def __init__(self, info: ServiceInfo) -> None:
+        self.info = info
+        self.path = Path(info.path)
+        parts = urllib.parse.urlsplit(info.url)
+        self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 80
+        self._local = threading.local()
+        self._live: LiveRegistry | None = None
+        self._feeds: list[_Feed] = []
+        self._closed = False
+
+    # -- transport -------------------------------------------------------
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = http.client.HTTPConnection(self._host, self._port, timeout=60)
+            self._local.connection = connection
+        return connection
+
+    def _request(self, route: str, body: Any) -> Any:
+        if self._closed:
+            raise errors.StorageError(f"Knowledge base {self.path} is closed.")
+        headers = {
+            "Authorization": f"token {self.info.token}",
+            "Content-Type": "application/json",
+        }
+        tx = getattr(self._local, "tx", None)
+        if tx is not None:
+            headers[TX_HEADER] = tx
+        payload = json.dumps(body)
+        for attempt in (1, 2):  # a kept-alive connection the server closed: once more
+            connection = self._connection()
+            try:
+                connection.request("POST", route, payload, headers)
+                response = connection.getresponse()
+                data = response.read()
+                break
+            except (ConnectionError, http.client.HTTPException) as exc:
+                connection.close()
+                self._local.connection = None
+                if attempt == 2:
+                    raise errors.ServiceUnavailable(
+                        f"The service of {self.path} at {self.info.url} does not answer "
+                        f"({exc}); start it with `nodespace serve {self.path}`."
+                    ) from None
+        answer = json.loads(data or b"{}")
+        if response.status >= 400:
+            error = _ERRORS.get(answer.get("error", ""), errors.ServiceUnavailable)
+            raise error(answer.get("message", f"HTTP {response.status}"))
+        return answer
+
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        body = encode({"args": list(args), **kwargs} if args else kwargs)
+        return decode(self._request(method_route(name), body)["result"])
+
+    # -- nodes -----------------------------------------------------------
+
+    def create(
+        self,
+        kind: str = "text",
+        title: str = "",
+        content: str = "",
+        *,
+        parent: str | None = None,
+        index: int | None = None,
+        id: str | None = None,
+        tags: Sequence[str] = (),
+        **fields: Any,
+    ) -> Node:
+        """Create a node of `kind` (text, task, date, collection or a registered kind)."""
+        node: Node = self._call(
+            "create", kind, title, content, parent=parent, index=index, id=id,
+            tags=list(tags), **fields,
+        )  # fmt: skip
+        return node
+
+    def get(self, node_id: str) -> Node:
+        """The node with this id (NotFound if there is none)."""
+        node: Node = self._call("get", node_id)
+        return node
+
+    def exists(self, node_id: str) -> bool:
+        """True when a node with this id exists (in any status)."""
+        return bool(self._call("exists", node_id))
+
+    def update(self, node_id: str, *, expected_version: int | None = None, **fields: Any) -> Node:
+        """Change fields; pass `expected_version` to refuse a stale edit (ConflictError)."""
+        node: Node = self._call("update", node_id, expected_version=expected_version, **fields)
+        return node
+
+    def move(self, node_id: str, parent: str | None, index: int | None = None) -> Node:
+        """Move a node under `parent` (None: top level) at `index` (None: last)."""
+        node: Node = self._call("move", node_id, parent, index)
+        return node
+
+    def delete(self, node_id: str) -> list[str]:
+        """Soft-delete a node and its subtree; `restore` brings them back."""
+        return list(self._call("delete", node_id))
+
+    def restore(self, node_id: str) -> list[str]:
+        """Undelete a node with its subtree and deleted ancestors."""
+        return list(self._call("restore", node_id))
+
+    def purge(self, node_id: str) -> list[str]:
+        """Remove a deleted node and its subtree from the database."""
+        return list(self._call("purge", node_id))
+
+    # -- hierarchy, links, tags -------------------------------------------
+
+    def children(self, node_id: str | None = None, *, include_deleted: bool = False) -> list[Node]:
+        """Children of a node in order (None: the top-level nodes)."""
+        return list(self._call("children", node_id, include_deleted=include_deleted))
+
+    def subtree(self, node_id: str, *, include_deleted: bool = False) -> list[tuple[int, Node]]:
+        """(depth, node) pairs of a node and all its descendants, depth first, in order."""
+        return list(self._call("subtree", node_id, include_deleted=include_deleted))
+
+    def ancestors(self, node_id: str) -> list[Node]:
+        """Parent, grandparent, ... up to the top level."""
+        return list(self._call("ancestors", node_id))
+
+    def backlinks(self, node_id: str, *, include_deleted: bool = False) -> list[Node]:
+        """Nodes whose content links to this one."""
+        return list(self._call("backlinks", node_id, include_deleted=include_deleted))
+
+    def links(self, node_id: str, *, include_deleted: bool = False) -> list[Node]:
+        """Nodes this one links to."""
+        return list(self._call("links", node_id, include_deleted=include_deleted))
+
+    def tag(self, node_id: str, *names: str) -> list[str]:
+        """Add tags (created on first use); returns their ids."""
+        return list(self._call("tag", node_id, *names))
+
+    def untag(self, node_id: str, *names: str) -> None:
+        """Remove tags from a node."""
+        self._call("untag", node_id, *names)
+
+    def tags(self, node_id: str) -> list[str]:
+        """Names of the node's tags."""
+        return list(self._call("tags", node_id))
+
+    def add_to(self, node_id: str, collection_id: str) -> None:
+        """Put a node in a collection."""
+        self._call("add_to", node_id, collection_id)
+
+    def remove_from(self, node_id: str, collection_id: str) -> None:
+        """Take a node out of a collection."""
+        self._call("remove_from", node_id, collection_id)
+
+    def members(self, group_id: str) -> list[Node]:
+        """Nodes in a collection or carrying a tag."""
+        return list(self._call("members", group_id))
+
+    def collections(self, node_id: str) -> list[Node]:
+        """Collections the node belongs to."""
+        return list(self._call("collections", node_id))
+
+    def journal(self, day: dt.date | str | None = None) -> Node:
+        """The journal page of `day` (default today), created on demand."""
+        node: Node = self._call("journal", day)
+        return node
+
+    # -- queries, search, history -----------------------------------------
+
+    def find(self, kind: str | Sequence[str] | None = None) -> Find:
+        """A query builder over nodes, e.g. `kb.find("task").where(task_status="todo")`."""
+        return Find(runner=self._frame, kinds=kinds_tuple(kind))
+
+    def _frame(self, query: str, params: dict[str, Any]) -> pl.DataFrame:
+        return self.cypher(query, params)
+
+    def cypher(
+        self, query: str, params: dict[str, Any] | None = None, *, write: bool = False
+    ) -> pl.DataFrame:
+        """Run Cypher; read-only unless `write=True`. Values go in `params`, never the text."""
+        frame: pl.DataFrame = self._call("cypher", query, params or {}, write=write)
+        return frame
+
+    def import_nodes(self, frame: pl.DataFrame) -> int:
+        """Bulk-import nodes (and hierarchy via `parent_id`) from a DataFrame."""
+        return int(self._call("import_nodes", frame))
+
+    def search(
+        self,
+        text: str,
+        *,
+        kind: str | Sequence[str] | None = None,
+        tag: str | Sequence[str] | None = None,
+        under: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        include_deleted: bool = False,
+    ) -> list[SearchHit]:
+        """Full-text search (BM25) with snippets, filtered by kind, tag and subtree."""
+        kinds = list(kinds_tuple(kind)) or None
+        tags = [tag] if isinstance(tag, str) else (list(tag) if tag else None)
+        return list(
+            self._call(
+                "search", text, kind=kinds, tag=tags, under=under, limit=limit,
+                offset=offset, include_deleted=include_deleted,
+            )
+        )  # fmt: skip
+
+    def sync_search(self) -> int:
+        """Apply pending change-log records to the search index; returns docs touched."""
+        return int(self._call("sync_search"))
+
+    def reindex(self) -> int:
+        """Rebuild the full-text index from the graph; returns the number of documents."""
+        return int(self._call("reindex"))
+
+    @property
+    def seq(self) -> int:
+        """Sequence number of the newest change set."""
+        return int(self._call("seq"))
+
+    @property
+    def engine(self) -> str:
+        """Name of the storage engine the service uses."""
+        return str(self._call("engine"))
+
+    def changes(self, since: int = 0, limit: int | None = None) -> list[ChangeSet]:
+        """Change sets after sequence number `since`, oldest first."""
+        return list(self._call("changes", since, limit))
+
+    def undo(self) -> ChangeSet:
+        """Revert the newest change set not yet undone."""
+        change: ChangeSet = self._call("undo")
+        return change
+
+    @contextmanager
+    def transaction(self, label: str = "transaction") -> Iterator[RemoteKnowledgeBase]:
+        """All-or-nothing: every write inside commits together or not at all."""
+        if getattr(self._local, "tx", None) is not None:
+            yield self  # nested: part of the outer transaction, as in-process
+            return
+        self._local.tx = self._request(f"{PREFIX}/transactions", {"label": label})["id"]
+        tx = self._local.tx
+        try:
+            yield self
+        except BaseException:
+            self._local.tx = None
+            self._request(f"{PREFIX}/transactions/{tx}/rollback", {})
+            raise
+        self._local.tx = None
+        self._request(f"{PREFIX}/transactions/{tx}/commit", {})
+
+    # -- change feed and live queries -------------------------------------
+
+    def follow(
+        self, callback: Callable[[ChangeSet], None], since: int | None = None
+    ) -> Callable[[], None]:
+        """Call `callback` with every change set after `since`, then each new one."""
+        feed = _Feed(self, callback, self.seq if since is None else since)
+        self._feeds.append(feed)
+        feed.start()
+
+        def stop() -> None:
+            feed.stop()
+            if feed in self._feeds:
+                self._feeds.remove(feed)
+
+        return stop
+
+    def subscribe(self, callback: Callable[[ChangeSet], None]) -> Callable[[], None]:
+        """Call `callback(change_set)` after each commit; returns an unsubscribe function."""
+        return self.follow(callback)
+
+    @property
+    def live_registry(self) -> LiveRegistry:
+        """The live queries of this client (created on first use)."""
+        if self._live is None:
+            self._live = LiveRegistry(self)  # type: ignore[arg-type]
+        return self._live
+
+    def live(
+        self,
+        query: Find | str | Callable[..., Find | str],
+        *,
+        depends: Dependencies | None = None,
+        **params: Any,
+    ) -> LiveQuery:
+        """A live query kept up to date from the service's change feed."""
+        return self.live_registry.add(query, params, depends)
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the feeds and close the connections (the service keeps running)."""
+        if self._closed:
+            return
+        if self._live is not None:
+            self._live.close()
+        for feed in list(self._feeds):
+            feed.stop()
+        self._closed = True
+
+    def __enter__(self) -> RemoteKnowledgeBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RemoteKnowledgeBase({str(self.path)!r} via {self.info.url})"
+
+
+class _Feed:
+    """A websocket to the service's feed, read by a daemon thread with its own loop."""
+
+    def __init__(
+        self, kb: RemoteKnowledgeBase, callback: Callable[[ChangeSet], None], since: int
+    ) -> None:
+        self.kb = kb
+        self.callback = callback
+        self.since = since
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stopped = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="nodespace-feed", daemon=True)
+
+    def start(self) -> None:
+        """Connect; returns once the feed is subscribed (so no later commit is missed)."""
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise errors.ServiceUnavailable(
+                f"Cannot follow the changes of {self.kb.path}: {self._error}"
+            )
+
+    def stop(self) -> None:
+        """Close the websocket and end the thread."""
+        self._stopped = True
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._follow())
+        except RuntimeError:
+            pass  # stopped from another thread
+        finally:
+            self._ready.set()
+
+    async def _follow(self) -> None:
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        while not self._stopped:
+            url = self.kb.info.url.replace("http", "ws", 1) + f"{PREFIX}/feed?since={self.since}"
+            request = HTTPRequest(url, headers={"Authorization": f"token {self.kb.info.token}"})
+            try:
+                socket = await websocket_connect(request)
+            except Exception as exc:
+                self._error = exc
+                self._ready.set()
+                return
+            # The service subscribes before it answers the first message; a short
+            # round trip through `info` would not prove that, so wait for the open.
+            self._ready.set()
+            while not self._stopped:
+                message = await socket.read_message()
+                if message is None:
+                    break  # the service went away: reconnect from the last seq seen
+                change = decode(json.loads(message))
+                self.since = change.seq
+                try:
+                    self.callback(change)
+                except Exception:
+                    log.exception("change feed callback failed")
+            socket.close()
+            if not self._stopped:
+                await asyncio.sleep(0.5)

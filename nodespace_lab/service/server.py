@@ -1,0 +1,351 @@
+"""The knowledge-base service: one process owns the database and serves it.
+
+Every call runs on one worker thread (the write queue), so the engine sees a
+single writer however many clients there are. A client transaction holds
+that queue: calls of other clients wait until it commits, rolls back, or
+stays idle past `service.transaction_timeout_s` and is rolled back.
+
+Every route needs the token: `Authorization: token <token>` (or `?token=`,
+for websockets). Without one the answer is 401, with a wrong one 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import os
+import secrets
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tornado.httpserver
+import tornado.ioloop
+import tornado.netutil
+import tornado.web
+import tornado.websocket
+
+from ..errors import (
+    ConflictError,
+    NodespaceError,
+    NotFound,
+    QueryError,
+    ServiceUnavailable,
+    ValidationError,
+)
+from ..graph import ChangeSet
+from ..kb import KnowledgeBase
+from .api import METHODS, PREFIX, PROPERTIES, PROTOCOL_VERSION, openapi
+from .codec import decode, encode
+from .runtime import ServiceInfo, read_info, runtime_dir, runtime_file, write_info
+
+log = logging.getLogger(__name__)
+
+TX_HEADER = "X-Nodespace-Transaction"
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+_STATUS = {NotFound: 404, ConflictError: 409, ValidationError: 400, QueryError: 400}
+
+
+class TransactionAborted(NodespaceError):
+    """Raised inside a client transaction to roll it back."""
+
+
+@dataclass
+class _Transaction:
+    id: str
+    context: AbstractContextManager[Any]
+    last_used: float = field(default_factory=time.monotonic)
+
+
+class Service:
+    """The calls, transactions and change feed of one knowledge base."""
+
+    def __init__(self, kb: KnowledgeBase, token: str) -> None:
+        self.kb = kb
+        self.token = token
+        self.queue = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nodespace-writer")
+        self.tx: _Transaction | None = None
+        self._gate: asyncio.Condition | None = None
+
+    @property
+    def gate(self) -> asyncio.Condition:
+        """Held while deciding whether a call may run now (created on the server's loop)."""
+        if self._gate is None:
+            self._gate = asyncio.Condition()
+        return self._gate
+
+    async def run(self, function: Callable[[], Any], tx_id: str | None = None) -> Any:
+        """Run `function` on the write queue, after any transaction it is not part of."""
+        async with self.gate:
+            if tx_id is not None and (self.tx is None or self.tx.id != tx_id):
+                raise ConflictError(
+                    f"Transaction {tx_id!r} is not open (committed, rolled back, or timed "
+                    "out); start a new one."
+                )
+            await self.gate.wait_for(lambda: self.tx is None or self.tx.id == tx_id)
+            if self.tx is not None:
+                self.tx.last_used = time.monotonic()
+            # Submitted while holding the gate: nothing can start a transaction between.
+            future = asyncio.get_running_loop().run_in_executor(self.queue, function)
+        return await future
+
+    async def call(self, name: str, body: dict[str, Any], tx_id: str | None) -> Any:
+        """Call the KnowledgeBase method `name` with the decoded `body`."""
+        if name not in METHODS:
+            raise NotFound(f"The service has no method {name!r}; see {PREFIX}/openapi.json.")
+        arguments = decode(body)
+        args = arguments.pop("args", [])
+
+        def invoke() -> Any:
+            if name in PROPERTIES:
+                return getattr(self.kb, name)
+            return getattr(self.kb, name)(*args, **arguments)
+
+        return await self.run(invoke, tx_id)
+
+    async def begin(self, label: str) -> str:
+        """Open a transaction; every other call waits until it ends."""
+        async with self.gate:
+            await self.gate.wait_for(lambda: self.tx is None)
+            context = self.kb.transaction(label)
+            self.tx = _Transaction(uuid.uuid4().hex, context)
+            future = asyncio.get_running_loop().run_in_executor(self.queue, context.__enter__)
+        try:
+            await future
+        except BaseException:
+            await self._end()
+            raise
+        return self.tx.id
+
+    async def finish(self, tx_id: str, commit: bool) -> None:
+        """Commit or roll back the open transaction `tx_id`."""
+        tx = self.tx
+        if tx is None or tx.id != tx_id:
+            raise ConflictError(f"Transaction {tx_id!r} is not open; nothing to finish.")
+
+        def close() -> None:
+            if commit:
+                tx.context.__exit__(None, None, None)
+            else:
+                aborted = TransactionAborted("rolled back by the client")
+                tx.context.__exit__(TransactionAborted, aborted, None)
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.queue, close)
+        finally:
+            await self._end()
+
+    async def expire_idle(self, timeout_s: float) -> None:
+        """Roll back a transaction idle for longer than `timeout_s`."""
+        tx = self.tx
+        if tx is not None and time.monotonic() - tx.last_used > timeout_s:
+            log.warning("rolling back transaction %s, idle for %.0f s", tx.id, timeout_s)
+            with suppress(NodespaceError):
+                await self.finish(tx.id, commit=False)
+
+    async def _end(self) -> None:
+        async with self.gate:
+            self.tx = None
+            self.gate.notify_all()
+
+    def close(self) -> None:
+        """Finish queued calls and stop the queue."""
+        self.queue.shutdown(wait=True)
+
+
+class _Authenticated(tornado.web.RequestHandler):
+    """Checks the token before anything else; answers errors as JSON."""
+
+    service: Service
+
+    def initialize(self, service: Service) -> None:
+        self.service = service
+
+    def prepare(self) -> None:
+        check_token(self, self.service.token)
+
+    def write_json(self, value: Any) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(value))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, tornado.web.HTTPError):
+            name, message = "HTTPError", exc.log_message or self._reason
+        elif isinstance(exc, NodespaceError):
+            name, message = type(exc).__name__, str(exc)
+        else:
+            name, message = "InternalError", "The service failed; see its log."
+        self.write_json({"error": name, "message": message})
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, NodespaceError):
+            status = next((s for cls, s in _STATUS.items() if isinstance(e, cls)), 500)
+            self.send_error(status, exc_info=(type(e), e, e.__traceback__))
+            return
+        super()._handle_request_exception(e)
+
+
+def check_token(handler: tornado.web.RequestHandler, token: str) -> None:
+    """401 without a token, 403 with a wrong one (compared in constant time)."""
+    header = handler.request.headers.get("Authorization", "")
+    given = header.removeprefix("token ").strip() if header.startswith("token ") else ""
+    given = given or handler.get_query_argument("token", "")
+    if not given:
+        raise tornado.web.HTTPError(401, "A token is required: Authorization: token <token>.")
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise tornado.web.HTTPError(403, "Wrong token for this knowledge base.")
+
+
+class InfoHandler(_Authenticated):
+    async def get(self) -> None:
+        seq = await self.service.run(lambda: self.service.kb.seq)
+        self.write_json(
+            {"protocol": PROTOCOL_VERSION, "path": str(self.service.kb.path), "seq": seq}
+        )
+
+
+class OpenAPIHandler(_Authenticated):
+    def get(self) -> None:
+        self.write_json(openapi(KnowledgeBase))
+
+
+class CallHandler(_Authenticated):
+    async def post(self, name: str) -> None:
+        body = json.loads(self.request.body or b"{}")
+        if not isinstance(body, dict):
+            raise ValidationError("The request body must be a JSON object of arguments.")
+        tx_id = self.request.headers.get(TX_HEADER)
+        result = await self.service.call(name, body, tx_id)
+        self.write_json({"result": encode(result)})
+
+
+class BeginHandler(_Authenticated):
+    async def post(self) -> None:
+        body = json.loads(self.request.body or b"{}")
+        tx_id = await self.service.begin(str(body.get("label", "transaction")))
+        self.write_json({"id": tx_id})
+
+
+class FinishHandler(_Authenticated):
+    async def post(self, tx_id: str, action: str) -> None:
+        await self.service.finish(tx_id, commit=action == "commit")
+        self.write_json({"ok": True})
+
+
+class FeedHandler(tornado.websocket.WebSocketHandler):
+    """Change sets as JSON text messages: those after `since`, then each new one."""
+
+    service: Service
+
+    def initialize(self, service: Service) -> None:
+        self.service = service
+        self._stop: Callable[[], None] | None = None
+
+    def prepare(self) -> None:
+        check_token(self, self.service.token)
+
+    def check_origin(self, origin: str) -> bool:
+        # The token authenticates; browsers reach the service only through Jupyter.
+        return True
+
+    async def open(self, *args: Any, **kwargs: Any) -> None:
+        since_text = self.get_query_argument("since", "")
+        since = int(since_text) if since_text.lstrip("-").isdigit() else None
+        loop = asyncio.get_running_loop()
+
+        def deliver(change: ChangeSet) -> None:
+            loop.call_soon_threadsafe(self._send, change)
+
+        kb = self.service.kb
+        self._stop = await self.service.run(lambda: kb.follow(deliver, since))
+
+    def _send(self, change: ChangeSet) -> None:
+        with suppress(tornado.websocket.WebSocketClosedError):
+            self.write_message(json.dumps(encode(change)))
+
+    def on_close(self) -> None:
+        if self._stop is not None:
+            self.service.queue.submit(self._stop)
+
+
+def make_app(service: Service) -> tornado.web.Application:
+    """The service's routes."""
+    options = {"service": service}
+    return tornado.web.Application(
+        [
+            (rf"{PREFIX}/info", InfoHandler, options),
+            (rf"{PREFIX}/openapi\.json", OpenAPIHandler, options),
+            (rf"{PREFIX}/kb/([a-z_]+)", CallHandler, options),
+            (rf"{PREFIX}/transactions", BeginHandler, options),
+            (rf"{PREFIX}/transactions/([0-9a-f]+)/(commit|rollback)", FinishHandler, options),
+            (rf"{PREFIX}/feed", FeedHandler, options),
+        ]
+    )
+
+
+def serve(
+    path: str | Path,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    on_ready: Callable[[ServiceInfo, Path], None] | None = None,
+) -> None:
+    """Run the service of the knowledge base at `path` until SIGINT or SIGTERM."""
+    kb = KnowledgeBase(path)
+    settings = kb.settings.service
+    host = host or settings.host
+    if host not in LOOPBACK:
+        kb.close()
+        raise ValidationError(
+            f"Service host {host!r} is not a loopback address; use 127.0.0.1 "
+            "(the service is for this machine only)."
+        )
+    service = Service(kb, secrets.token_urlsafe(32))
+    asyncio.run(_main(service, host, settings.port if port is None else port, on_ready))
+
+
+async def _main(
+    service: Service,
+    host: str,
+    port: int,
+    on_ready: Callable[[ServiceInfo, Path], None] | None,
+) -> None:
+    kb = service.kb
+    server = tornado.httpserver.HTTPServer(make_app(service))
+    sockets = tornado.netutil.bind_sockets(port, host)
+    server.add_sockets(sockets)
+    bound = sockets[0].getsockname()[1]
+    url = f"http://{'[::1]' if host == '::1' else host}:{bound}"
+    info = ServiceInfo(url, service.token, str(kb.path), PROTOCOL_VERSION, os.getpid())
+    target = runtime_file(kb.path, runtime_dir(kb.settings.service.runtime_dir))
+    if target.exists() and read_info(target) is not None:
+        raise ServiceUnavailable(f"A service for {kb.path} already runs ({target}).")
+    write_info(info, target)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    timeout = kb.settings.service.transaction_timeout_s
+    reaper = tornado.ioloop.PeriodicCallback(lambda: service.expire_idle(timeout), 1000)
+    reaper.start()
+    log.info("serving %s at %s", kb.path, url)
+    try:
+        if on_ready is not None:
+            on_ready(info, target)
+        await stop.wait()
+    finally:
+        reaper.stop()
+        server.stop()
+        with suppress(FileNotFoundError):
+            target.unlink()
+        service.close()
+        kb.close()
