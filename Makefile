@@ -24,7 +24,11 @@ PYTEST_ARGS ?= --nbval-lax --ignore-glob='tests/*.ipynb' tests notebooks
 ##v KUZU_TESTS   storage tests run a second time against Kùzu (its own process: the two
 ##v              engines cannot be loaded in one Python process)
 KUZU_TESTS ?= tests/graph tests/nodes tests/live tests/jupyter tests/search/test_search_api.py tests/test_kb.py tests/test_cli.py \
-	tests/widgets/test_rows.py
+	tests/widgets/test_rows.py tests/service
+##v SERVICE_TESTS the API tests run a third time with `kb` a client of the service
+##v              (NODESPACE_TEST_TRANSPORT=service): one API, two transports
+SERVICE_TESTS ?= tests/nodes tests/test_kb.py tests/live tests/search/test_search_api.py \
+	tests/widgets/test_rows.py tests/widgets/test_table_browser.py
 ##v BENCH_ARGS   arguments for the benchmark runner (default: --sizes 100000,1000000)
 BENCH_ARGS ?= --sizes 100000,1000000
 
@@ -54,11 +58,12 @@ lab: $(STAMP) ## Create the sample knowledge base (if missing) and open JupyterL
 	$(BIN)/nodespace init --sample "$(KB)"
 	NODESPACE_KB="$(KB)" $(BIN)/jupyter lab notebooks/ $(ROOT_FLAG) $(LAB_ARGS)
 
-test: $(STAMP) ## Run the test suite on LadybugDB and Kùzu, and execute the notebooks (nbval)
+test: $(STAMP) ## Run the tests on LadybugDB, on Kùzu and through the service; run the notebooks (nbval)
 	@# pytest exits 5 when it collects nothing; that is a failure here, never a pass.
 	$(BIN)/python -m pytest $(PYTEST_ARGS) || { rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc; }
 	NODESPACE_TEST_ENGINE=kuzu $(BIN)/python -m pytest $(KUZU_TESTS)
+	NODESPACE_TEST_TRANSPORT=service $(BIN)/python -m pytest -m "not embedded" $(SERVICE_TESTS)
 
 check: $(STAMP) ## Lint and type-check: ruff check, ruff format --check, mypy
 	$(BIN)/ruff check .

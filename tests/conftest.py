@@ -22,6 +22,8 @@ import pytest
 from nodespace_lab import KnowledgeBase, Settings, load_settings
 
 TEST_ENGINE = os.environ.get("NODESPACE_TEST_ENGINE", "ladybug")
+# "embedded" (default) or "service": the `kb` fixture is then a client of a service.
+TEST_TRANSPORT = os.environ.get("NODESPACE_TEST_TRANSPORT", "embedded")
 # Small but ample for tests: the engine does not reserve most of RAM, and a
 # one-thread full-text writer opens and commits faster.
 _TEST_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -107,9 +109,25 @@ def kb_factory(tmp_path: Path, make_settings: SettingsFactory) -> Iterator[KBFac
 
 
 @pytest.fixture
-def kb(kb_factory: KBFactory) -> KnowledgeBase:
-    """A fresh, empty knowledge base in `tmp_path / 'kb'` on the engine under test."""
-    return kb_factory()
+def kb(kb_factory: KBFactory) -> Iterator[KnowledgeBase]:
+    """A fresh, empty knowledge base in `tmp_path / 'kb'` on the engine under test.
+
+    With `NODESPACE_TEST_TRANSPORT=service` it is a client of the service of that
+    knowledge base (over real HTTP and websockets), so the same API tests run
+    against both transports.
+    """
+    embedded = kb_factory()
+    if TEST_TRANSPORT != "service":
+        yield embedded
+        return
+    from nodespace_lab.service.client import RemoteKnowledgeBase
+    from nodespace_lab.service.server import ServiceThread
+
+    service = ServiceThread(embedded)
+    client = RemoteKnowledgeBase(service.info)
+    yield client  # type: ignore[misc]
+    client.close()
+    service.stop()
 
 
 @pytest.fixture(scope="module")
@@ -139,17 +157,16 @@ def snapshot() -> Callable[[KnowledgeBase], dict[str, Any]]:
 
 def db_state(kb: KnowledgeBase) -> dict[str, Any]:
     """The complete observable state of `kb` (see the `snapshot` fixture)."""
+    # Read-only Cypher only, so it works on a service client as well.
     edges = {
-        name: sorted(
-            tuple(row) for row in kb.store.rows(f"MATCH (a)-[:{name}]->(b) RETURN a.id, b.{key}")
-        )
+        name: sorted(kb.cypher(f"MATCH (a)-[:{name}]->(b) RETURN a.id, b.{key}").rows())
         for name, key in EDGE_TARGET_KEY.items()
     }
     return {
         "nodes": kb.cypher("MATCH (n:Node) RETURN n.* ORDER BY n.id").rows(),
-        "refs": sorted(r[0] for r in kb.store.rows("MATCH (r:Ref) RETURN r.key")),
+        "refs": sorted(r[0] for r in kb.cypher("MATCH (r:Ref) RETURN r.key").rows()),
         "edges": edges,
-        "changesets": kb.store.rows("MATCH (c:ChangeSet) RETURN count(c)")[0][0],
+        "changesets": kb.cypher("MATCH (c:ChangeSet) RETURN count(c)").rows()[0][0],
         "seq": kb.seq,
     }
 

@@ -13,6 +13,7 @@ from nodespace_lab.graph.engine import DB_FILE
 from nodespace_lab.graph.lock import LOCK_FILE
 
 
+@pytest.mark.embedded
 def test_engine_in_use_matches_settings(kb: KnowledgeBase, engine: str) -> None:
     assert kb.engine == engine
     assert (kb.path / DB_FILE[engine]).exists()

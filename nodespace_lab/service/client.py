@@ -27,7 +27,7 @@ from ..live import Dependencies, LiveQuery, LiveRegistry
 from ..nodes.model import Node
 from ..nodes.query import Find, kinds_tuple
 from ..search.fulltext import SearchHit
-from .api import PREFIX, method_route
+from .api import PREFIX, WRITES, method_route
 from .codec import decode, encode
 from .runtime import ServiceInfo
 
@@ -94,8 +94,17 @@ class RemoteKnowledgeBase:
         return answer
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        body = encode({"args": list(args), **kwargs} if args else kwargs)
-        return decode(self._request(method_route(name), body)["result"])
+        body = _encode_arguments(name, args, kwargs)
+        answer = self._request(method_route(name), body)
+        if name in WRITES:
+            # As in-process, where subscribers are called before a write returns.
+            self._wait_for_feeds(int(answer.get("seq", 0)))
+        return decode(answer["result"])
+
+    def _wait_for_feeds(self, seq: int) -> None:
+        for feed in list(self._feeds):
+            if not feed.wait_for(seq, timeout=10):
+                log.warning("the change feed of %s is behind seq %d", self.path, seq)
 
     # -- nodes -----------------------------------------------------------
 
@@ -349,6 +358,25 @@ class RemoteKnowledgeBase:
         return f"RemoteKnowledgeBase({str(self.path)!r} via {self.info.url})"
 
 
+def _encode_arguments(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The request body of a call, or a ValidationError naming the argument that cannot go."""
+    try:
+        return encode({"args": list(args), **kwargs} if args else kwargs)
+    except TypeError:
+        pass
+    subject = f" of {args[0]!r}" if args and isinstance(args[0], str) else ""
+    named = {**{f"argument {i + 1}": a for i, a in enumerate(args)}, **kwargs}
+    for label, value in named.items():
+        try:
+            encode(value)
+        except TypeError as exc:
+            raise errors.ValidationError(
+                f"{name}{subject}: {label} {value!r} cannot be sent to the service ({exc}); "
+                "use JSON values (text, numbers, dates, lists, dicts) or DataFrames."
+            ) from None
+    raise AssertionError("unreachable: some argument failed to encode")
+
+
 class _Feed:
     """A websocket to the service's feed, read by a daemon thread with its own loop."""
 
@@ -362,6 +390,7 @@ class _Feed:
         self._ready = threading.Event()
         self._stopped = False
         self._error: BaseException | None = None
+        self._delivered = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="nodespace-feed", daemon=True)
 
     def start(self) -> None:
@@ -373,9 +402,16 @@ class _Feed:
                 f"Cannot follow the changes of {self.kb.path}: {self._error}"
             )
 
+    def wait_for(self, seq: int, timeout: float) -> bool:
+        """Wait until the change set `seq` was handed to the callback; False on time-out."""
+        with self._delivered:
+            return self._delivered.wait_for(lambda: self._stopped or self.since >= seq, timeout)
+
     def stop(self) -> None:
         """Close the websocket and end the thread."""
         self._stopped = True
+        with self._delivered:
+            self._delivered.notify_all()
         if self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
 
@@ -409,11 +445,13 @@ class _Feed:
                 if message is None:
                     break  # the service went away: reconnect from the last seq seen
                 change = decode(json.loads(message))
-                self.since = change.seq
                 try:
                     self.callback(change)
                 except Exception:
                     log.exception("change feed callback failed")
+                with self._delivered:
+                    self.since = change.seq
+                    self._delivered.notify_all()
             socket.close()
             if not self._stopped:
                 await asyncio.sleep(0.5)

@@ -18,6 +18,7 @@ import logging
 import os
 import secrets
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -97,17 +98,19 @@ class Service:
             future = asyncio.get_running_loop().run_in_executor(self.queue, function)
         return await future
 
-    async def call(self, name: str, body: dict[str, Any], tx_id: str | None) -> Any:
-        """Call the KnowledgeBase method `name` with the decoded `body`."""
+    async def call(
+        self, name: str, body: dict[str, Any], tx_id: str | None
+    ) -> tuple[Any, int]:
+        """Call the KnowledgeBase method `name` with the decoded `body`; (result, newest seq)."""
         if name not in METHODS:
             raise NotFound(f"The service has no method {name!r}; see {PREFIX}/openapi.json.")
         arguments = decode(body)
         args = arguments.pop("args", [])
 
-        def invoke() -> Any:
+        def invoke() -> tuple[Any, int]:
             if name in PROPERTIES:
-                return getattr(self.kb, name)
-            return getattr(self.kb, name)(*args, **arguments)
+                return getattr(self.kb, name), self.kb.seq
+            return getattr(self.kb, name)(*args, **arguments), self.kb.seq
 
         return await self.run(invoke, tx_id)
 
@@ -224,8 +227,9 @@ class CallHandler(_Authenticated):
         if not isinstance(body, dict):
             raise ValidationError("The request body must be a JSON object of arguments.")
         tx_id = self.request.headers.get(TX_HEADER)
-        result = await self.service.call(name, body, tx_id)
-        self.write_json({"result": encode(result)})
+        result, seq = await self.service.call(name, body, tx_id)
+        # The newest seq after the call lets a client wait until its own feed caught up.
+        self.write_json({"result": encode(result), "seq": seq})
 
 
 class BeginHandler(_Authenticated):
@@ -349,3 +353,45 @@ async def _main(
             target.unlink()
         service.close()
         kb.close()
+
+
+class ServiceThread:
+    """The service of an open `kb`, on a thread of this process (tests, embedding).
+
+    The same routes, token check and write queue as `nodespace serve`, without
+    a second process or a runtime file: `info` says where to connect.
+    """
+
+    def __init__(self, kb: KnowledgeBase, host: str = "127.0.0.1") -> None:
+        self.service = Service(kb, secrets.token_urlsafe(32))
+        self._loop = asyncio.new_event_loop()
+        self._started = threading.Event()
+        self._server: tornado.httpserver.HTTPServer | None = None
+        self._port = 0
+        self._host = host
+        self._thread = threading.Thread(target=self._run, name="nodespace-service", daemon=True)
+        self._thread.start()
+        if not self._started.wait(30):
+            raise ServiceUnavailable("The in-process service did not start within 30 s.")
+        url = f"http://{host}:{self._port}"
+        self.info = ServiceInfo(url, self.service.token, str(kb.path), PROTOCOL_VERSION, os.getpid())
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._listen())
+        self._started.set()
+        self._loop.run_forever()
+
+    async def _listen(self) -> None:
+        self._server = tornado.httpserver.HTTPServer(make_app(self.service))
+        sockets = tornado.netutil.bind_sockets(0, self._host)
+        self._server.add_sockets(sockets)
+        self._port = sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        """Stop listening and finish queued calls (the knowledge base stays open)."""
+        if self._server is not None:
+            self._loop.call_soon_threadsafe(self._server.stop)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self.service.close()

@@ -20,6 +20,7 @@ def test_import_plain_titles_gets_fresh_ids_in_order(kb: KnowledgeBase) -> None:
     assert kb.seq == 1
 
 
+@pytest.mark.embedded
 def test_import_hierarchy_inside_the_frame(kb: KnowledgeBase) -> None:
     frame = pl.DataFrame(
         {
@@ -139,6 +140,7 @@ def test_import_inside_a_transaction_rolls_back_with_it(kb: KnowledgeBase, snaps
     assert snapshot(kb) == before
 
 
+@pytest.mark.embedded
 def test_bulk_import_of_many_rows(kb: KnowledgeBase) -> None:
     n = 20_000
     frame = pl.DataFrame(

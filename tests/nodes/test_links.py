@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from nodespace_lab import KnowledgeBase
 
 
@@ -46,6 +48,7 @@ def test_reference_before_target_exists_links_when_it_is_created(kb: KnowledgeBa
     assert link_ids(kb, source.id) == {target.id}
 
 
+@pytest.mark.embedded
 def test_content_change_adds_and_removes_links(kb: KnowledgeBase) -> None:
     a = kb.create("text", "A")
     b = kb.create("text", "B")
@@ -120,6 +123,7 @@ def test_purge_of_target_drops_links_and_recreation_relinks(kb: KnowledgeBase) -
     assert link_ids(kb, source.id) == {again.id}
 
 
+@pytest.mark.embedded
 def test_purge_of_source_drops_its_references(kb: KnowledgeBase) -> None:
     kb.create("text", "T")
     source = kb.create("text", "s", "[[T]] [[Nowhere]]")

@@ -238,6 +238,7 @@ def test_purge_needs_delete_first(kb: KnowledgeBase) -> None:
     assert kb.exists(node.id)
 
 
+@pytest.mark.embedded
 def test_purge_removes_subtree_and_edges(kb: KnowledgeBase) -> None:
     root, a, a1, _ = _tree(kb)
     kb.tag(a1.id, "gone")

@@ -17,6 +17,7 @@ def test_tag_creates_tag_nodes_on_demand(kb: KnowledgeBase) -> None:
     assert kb.tags(note.id) == ["Ideas", "graph db"]
 
 
+@pytest.mark.embedded
 def test_tag_twice_is_a_no_op(kb: KnowledgeBase) -> None:
     note = kb.create("text", "note")
     kb.tag(note.id, "x")

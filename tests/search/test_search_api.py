@@ -105,6 +105,7 @@ def test_deleted_nodes_are_hidden_then_back_on_restore(kb: KnowledgeBase, notes)
     assert notes["deep"] in {h.id for h in kb.search("graph")}
 
 
+@pytest.mark.embedded
 def test_purged_nodes_leave_the_index(kb: KnowledgeBase, notes) -> None:
     kb.delete(notes["cooking"])
     kb.purge(notes["cooking"])
@@ -112,6 +113,7 @@ def test_purged_nodes_leave_the_index(kb: KnowledgeBase, notes) -> None:
     assert notes["cooking"] not in kb.fulltext.doc_ids()
 
 
+@pytest.mark.embedded
 def test_index_follows_undo(kb: KnowledgeBase, notes) -> None:
     kb.update(notes["cooking"], title="Crepes")
     kb.undo()
@@ -170,6 +172,7 @@ def test_catch_up_after_index_folder_is_lost(kb_factory) -> None:
     assert again.fulltext.applied_seq == again.seq
 
 
+@pytest.mark.embedded
 def test_reindex_rebuilds_from_the_graph(kb: KnowledgeBase, notes) -> None:
     count = kb.reindex()
     assert count == kb.find().include_deleted().count()
@@ -178,6 +181,7 @@ def test_reindex_rebuilds_from_the_graph(kb: KnowledgeBase, notes) -> None:
     assert kb.fulltext.applied_seq == kb.seq
 
 
+@pytest.mark.embedded
 def test_index_agrees_with_graph_after_many_writes(kb: KnowledgeBase, notes) -> None:
     for i in range(10):
         node = kb.create("text", f"bulk {i}", parent=notes["project"])

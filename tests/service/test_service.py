@@ -6,6 +6,7 @@ import datetime as dt
 import stat
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -166,15 +167,16 @@ def test_connect_opens_embedded_without_a_service(
     kb.close()
 
 
-def test_stopping_removes_the_runtime_file_and_keeps_the_data(tmp_path: Path) -> None:
+def test_stopping_removes_the_runtime_file_and_keeps_the_data(
+    tmp_path: Path, kb_factory: Callable[..., KnowledgeBase]
+) -> None:
     running = start_service(tmp_path)
     client = running.client()
     node = client.create("text", "kept")
     client.close()
     assert running.stop() == 0
     assert not running.runtime_file.exists()
-    with KnowledgeBase(running.kb_path) as kb:
-        assert kb.get(node.id).title == "kept"
+    assert kb_factory(running.kb_path).get(node.id).title == "kept"
 
 
 def test_a_second_service_for_the_same_knowledge_base_is_refused(
