@@ -98,9 +98,7 @@ class Service:
             future = asyncio.get_running_loop().run_in_executor(self.queue, function)
         return await future
 
-    async def call(
-        self, name: str, body: dict[str, Any], tx_id: str | None
-    ) -> tuple[Any, int]:
+    async def call(self, name: str, body: dict[str, Any], tx_id: str | None) -> tuple[Any, int]:
         """Call the KnowledgeBase method `name` with the decoded `body`; (result, newest seq)."""
         if name not in METHODS:
             raise NotFound(f"The service has no method {name!r}; see {PREFIX}/openapi.json.")
@@ -112,7 +110,8 @@ class Service:
                 return getattr(self.kb, name), self.kb.seq
             return getattr(self.kb, name)(*args, **arguments), self.kb.seq
 
-        return await self.run(invoke, tx_id)
+        result: tuple[Any, int] = await self.run(invoke, tx_id)
+        return result
 
     async def begin(self, label: str) -> str:
         """Open a transaction; every other call waits until it ends."""
@@ -374,7 +373,8 @@ class ServiceThread:
         if not self._started.wait(30):
             raise ServiceUnavailable("The in-process service did not start within 30 s.")
         url = f"http://{host}:{self._port}"
-        self.info = ServiceInfo(url, self.service.token, str(kb.path), PROTOCOL_VERSION, os.getpid())
+        token = self.service.token
+        self.info = ServiceInfo(url, token, str(kb.path), PROTOCOL_VERSION, os.getpid())
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
