@@ -18,6 +18,17 @@ __version__ = "0.1.0"
 open = open_kb  # `ns.open(path)` reads naturally
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The Jupyter server extension (the knowledge-base service for JupyterLab)."""
+    return [{"module": "nodespace_lab"}]
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    from .jupyter.server_extension import load  # tornado and jupyter_server load here only
+
+    load(serverapp)
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext nodespace_lab`: add the `%%cypher` and `%nodespace` magics."""
     from .jupyter.magics import load  # IPython is imported only here

@@ -14,6 +14,8 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from ..graph.cypher import code_only
 from ..kb import KnowledgeBase
 from ..live import LiveQuery
+from ..service import connect
+from ..service.client import RemoteKnowledgeBase
 
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 _HELP = (
@@ -31,17 +33,20 @@ class NodespaceMagics(Magics):
 
     def __init__(self, shell: InteractiveShell) -> None:
         super().__init__(shell)
-        self.kb: KnowledgeBase | None = None
+        self.kb: KnowledgeBase | RemoteKnowledgeBase | None = None
 
-    def current(self) -> KnowledgeBase:
-        """The notebook's knowledge base: opened with %nodespace open, else $NODESPACE_KB."""
+    def current(self) -> KnowledgeBase | RemoteKnowledgeBase:
+        """The notebook's knowledge base: opened with %nodespace open, else $NODESPACE_KB.
+
+        Through its service when one runs (JupyterLab starts it), else embedded.
+        """
         if self.kb is None:
             path = os.environ.get("NODESPACE_KB")
             if not path:
                 raise UsageError(
                     "No knowledge base is open: run `%nodespace open PATH` or set NODESPACE_KB."
                 )
-            self.kb = KnowledgeBase(path)
+            self.kb = connect(path)
         return self.kb
 
     @line_magic
@@ -52,7 +57,7 @@ class NodespaceMagics(Magics):
         if command == "open" and len(rest) == 1:
             if self.kb is not None:
                 self.kb.close()
-            self.kb = KnowledgeBase(rest[0])
+            self.kb = connect(rest[0])
             return self.kb
         if command == "close":
             if self.kb is not None:

@@ -51,6 +51,7 @@ from .runtime import ServiceInfo, read_info, runtime_dir, runtime_file, write_in
 log = logging.getLogger(__name__)
 
 TX_HEADER = "X-Nodespace-Transaction"
+ENV_PARENT = "NODESPACE_PARENT_PID"  # set by the Jupyter server extension
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _STATUS = {NotFound: 404, ConflictError: 409, ValidationError: 400, QueryError: 400}
 
@@ -340,6 +341,7 @@ async def _main(
     timeout = kb.settings.service.transaction_timeout_s
     reaper = tornado.ioloop.PeriodicCallback(lambda: service.expire_idle(timeout), 1000)
     reaper.start()
+    watchdog = _watch_parent(stop)
     log.info("serving %s at %s", kb.path, url)
     try:
         if on_ready is not None:
@@ -347,11 +349,30 @@ async def _main(
         await stop.wait()
     finally:
         reaper.stop()
+        if watchdog is not None:
+            watchdog.stop()
         server.stop()
         with suppress(FileNotFoundError):
             target.unlink()
         service.close()
         kb.close()
+
+
+def _watch_parent(stop: asyncio.Event) -> tornado.ioloop.PeriodicCallback | None:
+    """Stop when the process that started us (a Jupyter server) is gone."""
+    parent = os.environ.get(ENV_PARENT, "")
+    if not parent.isdigit():
+        return None
+    import psutil
+
+    def check() -> None:
+        if not psutil.pid_exists(int(parent)):
+            log.warning("the parent process %s is gone; stopping", parent)
+            stop.set()
+
+    watchdog = tornado.ioloop.PeriodicCallback(check, 2000)
+    watchdog.start()
+    return watchdog
 
 
 class ServiceThread:

@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +15,7 @@ from typing import Any
 import pytest
 
 from ..conftest import screenshot_if_failed
+from ..processes import free_port, wait_until_up
 
 # The news and update popups would cover the page (NOTES.md, browser tests).
 _QUIET_NOTIFICATIONS = {"fetchNews": "false", "checkForUpdates": False}
@@ -36,26 +34,6 @@ class Lab:
         return f"{self.url}/lab/tree/{path}?reset&token={self.token}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"jupyter lab exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"jupyter lab did not answer at {url} within {timeout:.0f} s")
-
-
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """`jupyter lab` on loopback with its own token, settings and runtime folders."""
@@ -65,9 +43,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     notification = settings / "@jupyterlab" / "apputils-extension"
     notification.mkdir(parents=True)
     (notification / "notification.jupyterlab-settings").write_text(json.dumps(_QUIET_NOTIFICATIONS))
-    token, port = secrets.token_hex(16), _free_port()
+    token, port = secrets.token_hex(16), free_port()
     env = {
-        **os.environ,
+        # The developer's own knowledge base must not be served by this server.
+        **{k: v for k, v in os.environ.items() if not k.startswith("NODESPACE_")},
         "JUPYTERLAB_SETTINGS_DIR": str(settings),
         "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
         "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
@@ -84,7 +63,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(f"{url}/api/status?token={token}", process)
+        wait_until_up(f"{url}/api/status?token={token}", process)
         yield Lab(url, token, root)
     finally:
         process.terminate()

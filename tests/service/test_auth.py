@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import re
+import threading
 import urllib.parse
 
 import pytest
@@ -89,9 +91,18 @@ async def _websocket_status(service: RunningService, token: str | None) -> int:
     return 101
 
 
-def test_the_websocket_needs_the_token_too(service: RunningService) -> None:
-    import asyncio
+def _status_in_a_thread(service: RunningService, token: str | None) -> int:
+    # Its own thread and loop: playwright's sync API may own this thread's loop.
+    results: list[int] = []
+    thread = threading.Thread(
+        target=lambda: results.append(asyncio.run(_websocket_status(service, token)))
+    )
+    thread.start()
+    thread.join(30)
+    return results[0]
 
-    assert asyncio.run(_websocket_status(service, None)) == 401
-    assert asyncio.run(_websocket_status(service, "not-the-token")) == 403
-    assert asyncio.run(_websocket_status(service, service.info.token)) == 101
+
+def test_the_websocket_needs_the_token_too(service: RunningService) -> None:
+    assert _status_in_a_thread(service, None) == 401
+    assert _status_in_a_thread(service, "not-the-token") == 403
+    assert _status_in_a_thread(service, service.info.token) == 101

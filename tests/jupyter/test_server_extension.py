@@ -1,0 +1,171 @@
+"""The Jupyter server extension in a real `jupyter server`: auth, proxying, supervision."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nodespace_lab.service.runtime import read_info, runtime_file
+
+from ..conftest import TEST_ENGINE
+from ..processes import free_port, wait_until_up
+
+ROUTES = [
+    ("GET", "status"),
+    ("GET", "info"),
+    ("GET", "openapi.json"),
+    ("POST", "kb/create"),
+    ("POST", "kb/get"),
+    ("GET", "feed"),
+]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    token: str
+    kb_path: Path
+    runtime: Path
+
+    def call(self, verb: str, route: str, body: Any = None, token: str | None = "") -> Any:
+        """Request /nodespace/api/v1/<route>; returns (status, decoded JSON or None)."""
+        token = self.token if token == "" else token
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.url}/nodespace/api/v1/{route}", data=data, method=verb
+        )
+        if token:
+            request.add_header("Authorization", f"token {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as error:
+            text = error.read()
+            try:
+                return error.code, json.loads(text)
+            except ValueError:
+                return error.code, None
+
+    def service_info(self) -> Any:
+        return read_info(runtime_file(self.kb_path, self.runtime))
+
+    def wait_running(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, body = self.call("GET", "status")
+            if status == 200 and body["running"]:
+                return
+            time.sleep(0.1)
+        raise AssertionError("the NodeSpace service did not come up under jupyter server")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`jupyter server` with a token and NODESPACE_KB; the extension is enabled by install."""
+    base = tmp_path_factory.mktemp("jupyter")
+    token, port = secrets.token_hex(16), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NODESPACE_")}
+    env.update(
+        NODESPACE_KB=str(base / "kb"),
+        NODESPACE_CONFIG=str(base / "none.toml"),
+        NODESPACE_STORAGE_ENGINE=TEST_ENGINE,
+        NODESPACE_STORAGE_BUFFER_POOL_MB="64",
+        NODESPACE_STORAGE_MAX_DB_SIZE_GB="4",
+        NODESPACE_SERVICE_RUNTIME_DIR=str(base / "runtime"),
+        JUPYTER_RUNTIME_DIR=str(base / "jupyter-runtime"),
+    )
+    command = [
+        sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}",
+        "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={base}",
+    ]  # fmt: skip
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    log = (base / "server.log").open("wb")
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    running = Server(process, url, token, (base / "kb").resolve(), base / "runtime")
+    try:
+        wait_until_up(f"{url}/api/status?token={token}", process)
+        running.wait_running()
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+        log.close()
+
+
+@pytest.mark.parametrize(("verb", "route"), ROUTES)
+def test_every_route_is_403_without_the_jupyter_token(
+    server: Server, verb: str, route: str
+) -> None:
+    body = {} if verb == "POST" else None
+    assert server.call(verb, route, body, token=None)[0] == 403
+    assert server.call(verb, route, body, token="wrong")[0] == 403
+
+
+def test_the_browser_api_reaches_the_service(server: Server) -> None:
+    status, created = server.call("POST", "kb/create", {"args": ["task", "from the browser"]})
+    assert status == 200
+    node = created["result"]["value"]
+    assert node["title"] == "from the browser"
+    status, got = server.call("POST", "kb/get", {"args": [node["id"]]})
+    assert (status, got["result"]["value"]["kind"]) == (200, "task")
+    status, error = server.call("POST", "kb/get", {"args": ["missing"]})
+    assert (status, error["error"]) == (404, "NotFound")
+    assert "'missing' does not exist" in error["message"]
+    status, info = server.call("GET", "info")
+    assert info["path"] == str(server.kb_path) and info["seq"] >= 1
+
+
+def test_the_service_token_never_reaches_the_browser(server: Server) -> None:
+    secret = server.service_info().token
+    for verb, route in ROUTES[:3]:
+        _, body = server.call(verb, route)
+        assert secret not in json.dumps(body)
+
+
+def test_a_dead_service_is_restarted(server: Server) -> None:
+    before = server.service_info()
+    os.kill(before.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        info = server.service_info()
+        _, body = server.call("GET", "status")
+        if info is not None and info.pid != before.pid and body["running"]:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the service was not restarted")
+    assert body["restarts"] >= 1
+    assert server.call("POST", "kb/exists", {"args": ["nope"]})[1]["result"] is False
+    log = (server.kb_path.parent / "server.log").read_text()
+    assert "exited with code" in log and "restarting in" in log
+
+
+def test_stopping_jupyter_stops_the_service(server: Server) -> None:
+    info = server.service_info()
+    server.process.send_signal(signal.SIGTERM)
+    server.process.wait(30)
+    deadline = time.monotonic() + 20
+    import psutil
+
+    while time.monotonic() < deadline and psutil.pid_exists(info.pid):
+        time.sleep(0.1)
+    assert not psutil.pid_exists(info.pid)
+    assert server.service_info() is None
