@@ -247,6 +247,38 @@ def graph_table(graph: dict[str, Any]) -> str:
     )
 
 
+def service_calls(calls: int, warmup: int) -> dict[str, Any]:
+    """The service benchmarks (a `nodespace serve` process on a scratch knowledge base)."""
+    from .service import run_service_bench
+
+    return run_service_bench(calls=calls, warmup=warmup)
+
+
+def service_table(service: dict[str, Any]) -> str:
+    """A Markdown table of the service benchmarks."""
+    lines = [
+        f"### Service ({service['nodes']:,} nodes)",
+        "",
+        "| measurement | p50 | p95 | reference p50 / p95 | ratio p50 |",
+        "|---|---:|---:|---|---:|",
+    ]
+    for name in ("get", "create"):
+        op = service[name]
+        ours, ref = op["service"], op["embedded"]
+        lines.append(
+            f"| {name} through the service | {ours['p50_ms']:.2f} ms | {ours['p95_ms']:.2f} ms "
+            f"| embedded {ref['p50_ms']:.2f} / {ref['p95_ms']:.2f} ms | {op['ratio_p50']:.2f}x |"
+        )
+    live = service["live_across_clients"]
+    verdict = "PASS" if live["ok"] else "MISS"
+    lines.append(
+        f"| client B writes -> client A's live query shows it | {live['latency']['p50_ms']:.1f} ms "
+        f"| {live['latency']['p95_ms']:.1f} ms | target p95 <= {live['target_ms']:g} ms "
+        f"| {verdict} |"
+    )
+    return "\n".join(lines)
+
+
 def labels(result: dict[str, Any]) -> str:
     """What each side of each operation runs."""
     out = ["| operation | ours | raw engine |", "|---|---|---|"]
@@ -389,6 +421,9 @@ def main(argv: list[str] | None = None) -> int:
         report["graph_view"] = graph_frames(args.graph_nodes)
         print()
         print(graph_table(report["graph_view"]))
+        report["service"] = service_calls(args.writes, args.warmup)
+        print()
+        print(service_table(report["service"]))
     finally:
         if args.workdir is None and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -139,6 +139,12 @@ def test_every_benchmark_runs_once(tmp_path: Path, capsys: pytest.CaptureFixture
     assert graph["nodes"] == 150 and graph["edges"] > 0 and graph["page_errors"] == []
     assert 0 < graph["work_p50_ms"] <= graph["work_p95_ms"] <= graph["work_max_ms"]
     assert "### GraphView" in printed
+    service = report["service"]
+    for name in ("get", "create"):
+        assert service[name]["service"]["p50_ms"] > 0 and service[name]["ratio_p50"] > 0
+    live = service["live_across_clients"]["latency"]
+    assert 0 < live["p50_ms"] <= live["p95_ms"]
+    assert "### Service" in printed
 
     assert "PASS" in printed or "MISS" in printed
     assert str(out) in printed

@@ -17,7 +17,7 @@ from nodespace_lab import KnowledgeBase
 from nodespace_lab.service.api import METHODS, PREFIX
 from nodespace_lab.service.server import Service, make_app
 
-from .conftest import RunningService
+from .running import RunningService
 
 
 def _routes() -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from nodespace_lab.kb import KnowledgeBase
 from nodespace_lab.service.client import RemoteKnowledgeBase
 from nodespace_lab.service.runtime import ENV_SERVICE
 
-from .conftest import RunningService, service_env, start_service
+from .running import RunningService, service_env, start_service
 
 
 def test_runtime_file_is_private_and_names_the_service(service: RunningService) -> None:
