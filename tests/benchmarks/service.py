@@ -113,3 +113,11 @@ def _live_across_clients(reader: Any, writer: Any, calls: int, warmup: int) -> d
         "target_ms": LIVE_TARGET_MS,
         "ok": summary["p95_ms"] <= LIVE_TARGET_MS,
     }
+
+
+if __name__ == "__main__":
+    import sys
+
+    from .run import service_table
+
+    print(service_table(run_service_bench(calls=int(sys.argv[1]) if len(sys.argv) > 1 else 300)))
