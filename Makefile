@@ -46,13 +46,18 @@ help: ## Show this help (the default target)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Order-only on the interpreter: only a change to pyproject.toml triggers a reinstall.
-$(STAMP): pyproject.toml | $(BIN)/python
+# The JupyterLab extension's sources: a change rebuilds it (the install builds it with jlpm).
+LABEXTENSION := $(wildcard labextension/package.json labextension/yarn.lock \
+	labextension/tsconfig.json labextension/src/* labextension/style/*)
+
+# Order-only on the interpreter: only a change to pyproject.toml or to the JupyterLab
+# extension's sources triggers a reinstall.
+$(STAMP): pyproject.toml $(LABEXTENSION) | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade --disable-pip-version-check pip
 	$(BIN)/python -m pip install --disable-pip-version-check -e ".[dev]"
 	touch $@
 
-venv install: $(STAMP) ## Create .venv and install the package with all extras (again only if pyproject.toml changed)
+venv install: $(STAMP) ## Create .venv and install the package with all extras and the JupyterLab extension (needs Node.js)
 
 lab: $(STAMP) ## Create the sample knowledge base (if missing) and open JupyterLab on notebooks/
 	$(BIN)/nodespace init --sample "$(KB)"
@@ -82,8 +87,9 @@ bench: $(STAMP) ## Run the benchmarks (slow: builds knowledge bases of 100k and 
 docs: $(STAMP) ## Build the HTML documentation into docs/_build/html (warnings are errors)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
-clean: ## Remove .venv, built docs and caches (keeps sample-kb and other knowledge bases)
+clean: ## Remove .venv, built docs, the built JupyterLab extension and caches (keeps knowledge bases)
 	rm -rf $(VENV) docs/_build build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf labextension/node_modules labextension/lib labextension/.yarn nodespace_lab/labextension
 	find . -path ./.git -prune -o \
 	  \( -name __pycache__ -o -name '*.egg-info' -o -name .ipynb_checkpoints \) -type d \
 	  -prune -exec rm -rf {} +

@@ -300,6 +300,11 @@ class KnowledgeBase:
         """A query builder over nodes, e.g. `kb.find("task").where(task_status="todo")`."""
         return Find(runner=self._frame, kinds=kinds_tuple(kind))
 
+    def open_tasks(self, limit: int = 50) -> list[Node]:
+        """Tasks still to do (todo or doing), soonest due date first, undated last."""
+        tasks = self.find("task").where("task_status", "in", ["todo", "doing"])
+        return tasks.order_by("due").limit(limit).all()  # the engine sorts NULL last
+
     def cypher(
         self, query: str, params: dict[str, Any] | None = None, *, write: bool = False
     ) -> pl.DataFrame:

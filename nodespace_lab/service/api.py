@@ -18,7 +18,7 @@ PREFIX = "/api/v1"
 
 READS = (
     "get", "exists", "children", "subtree", "ancestors", "backlinks", "links", "tags",
-    "members", "collections", "search", "changes", "seq", "cypher", "engine",
+    "members", "collections", "search", "changes", "seq", "cypher", "engine", "open_tasks",
 )  # fmt: skip
 WRITES = (
     "create", "update", "move", "delete", "restore", "purge", "tag", "untag", "add_to",

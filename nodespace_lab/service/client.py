@@ -219,6 +219,10 @@ class RemoteKnowledgeBase:
         """A query builder over nodes, e.g. `kb.find("task").where(task_status="todo")`."""
         return Find(runner=self._frame, kinds=kinds_tuple(kind))
 
+    def open_tasks(self, limit: int = 50) -> list[Node]:
+        """Tasks still to do (todo or doing), soonest due date first, undated last."""
+        return list(self._call("open_tasks", limit=limit))
+
     def _frame(self, query: str, params: dict[str, Any]) -> pl.DataFrame:
         return self.cypher(query, params)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import screenshot_if_failed
+from ..conftest import TEST_ENGINE, screenshot_if_failed
 from ..processes import free_port, wait_until_up
 
 # The news and update popups would cover the page (NOTES.md, browser tests).
@@ -23,11 +23,17 @@ _QUIET_NOTIFICATIONS = {"fetchNews": "false", "checkForUpdates": False}
 
 @dataclass
 class Lab:
-    """A running `jupyter lab`: where it serves, its token and its notebook folder."""
+    """A running `jupyter lab`: where it serves, its token and its notebook folder.
+
+    Its server extension serves the knowledge base `kb_path` (`NODESPACE_KB`), whose
+    service writes its runtime file in `service_runtime`.
+    """
 
     url: str
     token: str
     root: Path
+    kb_path: Path
+    service_runtime: Path
 
     def page_url(self, path: str) -> str:
         """The URL of `path` under /lab, authenticated with the token."""
@@ -36,7 +42,8 @@ class Lab:
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """`jupyter lab` on loopback with its own token, settings and runtime folders."""
+    """`jupyter lab` on loopback with its own token, settings, runtime folders and
+    knowledge base (empty at the start of the session)."""
     base = tmp_path_factory.mktemp("lab")
     root, settings = base / "notebooks", base / "settings"
     root.mkdir()
@@ -51,6 +58,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
         "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
         "JUPYTER_CONFIG_DIR": str(base / "config"),
+        # The sidebar's knowledge base (outside the notebook folder), small and isolated.
+        "NODESPACE_KB": str(base / "kb"),
+        "NODESPACE_CONFIG": str(base / "none.toml"),
+        "NODESPACE_SERVICE_RUNTIME_DIR": str(base / "service-runtime"),
+        "NODESPACE_STORAGE_ENGINE": TEST_ENGINE,
+        "NODESPACE_STORAGE_BUFFER_POOL_MB": "64",
+        "NODESPACE_STORAGE_MAX_DB_SIZE_GB": "4",
     }
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
@@ -64,7 +78,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{url}/api/status?token={token}", process)
-        yield Lab(url, token, root)
+        yield Lab(url, token, root, (base / "kb").resolve(), base / "service-runtime")
     finally:
         process.terminate()
         try:

@@ -149,3 +149,8 @@ def test_bad_builder_input_is_refused(kb: KnowledgeBase, build, message) -> None
 def test_unknown_kind_in_find_is_refused(kb: KnowledgeBase) -> None:
     with pytest.raises(ValidationError, match="Unknown node kind 'nope'"):
         kb.find("nope").count()
+
+
+def test_open_tasks_are_todo_or_doing_by_due_date_undated_last(kb: KnowledgeBase, tasks) -> None:
+    assert [n.title for n in kb.open_tasks()] == ["review", "write", "plan"]
+    assert [n.title for n in kb.open_tasks(limit=1)] == ["review"]

@@ -1,0 +1,298 @@
+/**
+ * The knowledge-base API as the Jupyter server extension serves it under
+ * `<baseUrl>nodespace/api/v1/`, behind Jupyter's own authentication:
+ * `ServerConnection.makeRequest` adds the token and the XSRF header.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+/** A node, as `{"$type": "node"}` values carry it (dates as ISO strings). */
+export interface INode {
+  id: string;
+  kind: string;
+  title: string;
+  content: string;
+  status: string;
+  parent_id: string | null;
+  position: string;
+  task_status: string | null;
+  priority: number | null;
+  due: string | null;
+  version: number;
+  [field: string]: unknown;
+}
+
+/** One search result: plain-text snippet with (start, end) highlights in code points. */
+export interface IHit {
+  id: string;
+  kind: string;
+  title: string;
+  score: number;
+  snippet: string;
+  highlights: [number, number][];
+}
+
+/** One operation of a change set; node operations carry row images. */
+export interface IOp {
+  op: string;
+  id: string;
+  kind: string;
+  before?: Record<string, unknown> | null;
+  after?: Record<string, unknown> | null;
+  target?: string | null;
+}
+
+/** One committed write, as the change feed sends it. */
+export interface IChangeSet {
+  seq: number;
+  label: string;
+  ops: IOp[];
+  undoes?: number | null;
+}
+
+/** What `GET status` answers. */
+export interface IStatus {
+  kb: string;
+  running: boolean;
+  restarts: number;
+}
+
+/** A call's answer: its result and the newest sequence number after it. */
+export interface IAnswer<T> {
+  result: T;
+  seq: number;
+}
+
+/** An error answer of the API: `kind` is the service's error class (NotFound, ...). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly kind: string,
+    message: string
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/**
+ * Undo the service's typed JSON (`{"$type": ..., "value": ...}`): nodes and
+ * hits become plain objects, dates stay ISO strings, tuples become arrays.
+ */
+export function decode(data: unknown): unknown {
+  if (Array.isArray(data)) {
+    return data.map(decode);
+  }
+  if (data === null || typeof data !== 'object') {
+    return data;
+  }
+  const record = data as Record<string, unknown>;
+  const kind = record['$type'];
+  if (typeof kind !== 'string') {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(record)) {
+      out[key] = decode(value);
+    }
+    return out;
+  }
+  const value = record['value'];
+  switch (kind) {
+    case 'node':
+    case 'hit':
+    case 'changeset':
+    case 'tuple':
+      return decode(value);
+    case 'date':
+    case 'datetime':
+      return value;
+    default:
+      // Data frames (Arrow IPC) and future types are passed on undecoded.
+      return record;
+  }
+}
+
+const API_PATH = 'nodespace/api/v1';
+
+/** Calls to the knowledge base through the Jupyter server. */
+export class NodeSpaceApi {
+  constructor(settings?: ServerConnection.ISettings) {
+    this.settings = settings ?? ServerConnection.makeSettings();
+  }
+
+  readonly settings: ServerConnection.ISettings;
+
+  /** The service status, or null when the server has no knowledge base (NODESPACE_KB unset). */
+  async status(): Promise<IStatus | null> {
+    const response = await this.request('GET', 'status');
+    if (response.status === 404) {
+      return null;
+    }
+    return (await this.json(response)) as IStatus;
+  }
+
+  /** `GET info`: protocol version, knowledge-base path and newest sequence number. */
+  async info(): Promise<{ path: string; seq: number; [key: string]: unknown }> {
+    const response = await this.request('GET', 'info');
+    return (await this.json(response)) as { path: string; seq: number };
+  }
+
+  /**
+   * Call a knowledge-base method: positional arguments in `args`, keyword
+   * arguments by name (`call('update', [id], {title: 'x'})`).
+   */
+  async call<T>(
+    method: string,
+    args: unknown[] = [],
+    kwargs: Record<string, unknown> = {}
+  ): Promise<IAnswer<T>> {
+    const body = JSON.stringify({ ...kwargs, args });
+    const response = await this.request('POST', `kb/${method}`, body);
+    const data = (await this.json(response)) as { result: unknown; seq: number };
+    return { result: decode(data.result) as T, seq: data.seq };
+  }
+
+  /** The websocket URL of the change feed, replaying every change after `since`. */
+  feedUrl(since: number): string {
+    let url = URLExt.join(this.settings.wsUrl, API_PATH, `feed?since=${since}`);
+    if (this.settings.appendToken && this.settings.token) {
+      url += `&token=${encodeURIComponent(this.settings.token)}`;
+    }
+    return url;
+  }
+
+  private async request(verb: string, route: string, body?: string): Promise<Response> {
+    const url = URLExt.join(this.settings.baseUrl, API_PATH, route);
+    const init: RequestInit = { method: verb };
+    if (body !== undefined) {
+      init.body = body;
+      init.headers = { 'Content-Type': 'application/json' };
+    }
+    try {
+      return await ServerConnection.makeRequest(url, init, this.settings);
+    } catch (error) {
+      throw new ApiError(0, 'NetworkError', `The Jupyter server does not answer: ${error}`);
+    }
+  }
+
+  private async json(response: Response): Promise<unknown> {
+    const text = await response.text();
+    let data: unknown = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null;
+    }
+    if (!response.ok) {
+      const record = (data ?? {}) as Record<string, unknown>;
+      const kind = typeof record['error'] === 'string' ? (record['error'] as string) : 'HTTPError';
+      const message =
+        typeof record['message'] === 'string' && record['message']
+          ? (record['message'] as string)
+          : `${response.status} ${response.statusText}`;
+      throw new ApiError(response.status, kind, message);
+    }
+    return data;
+  }
+}
+
+/**
+ * The change feed: a websocket that replays the change sets after `since` and
+ * then sends each new one. It reconnects with `since=<last seq>` when it closes.
+ */
+export class ChangeFeed {
+  constructor(
+    private readonly api: NodeSpaceApi,
+    private readonly onChange: (change: IChangeSet) => void,
+    private readonly onState: (connected: boolean) => void
+  ) {}
+
+  /** Newest sequence number seen (start point of a reconnection). */
+  get seq(): number {
+    return this._seq;
+  }
+
+  get connected(): boolean {
+    return this._connected;
+  }
+
+  /** Open the feed from `since`; an open feed is closed first. */
+  start(since: number): void {
+    this._seq = since;
+    this._stopped = false;
+    this.close();
+    this.connect();
+  }
+
+  /** Close for good (no reconnection). */
+  stop(): void {
+    this._stopped = true;
+    this.close();
+  }
+
+  private connect(): void {
+    if (this._stopped) {
+      return;
+    }
+    const WebSocketClass = this.api.settings.WebSocket;
+    const socket = new WebSocketClass(this.api.feedUrl(this._seq));
+    this.socket = socket;
+    socket.onopen = () => {
+      this.retryMs = 250;
+      this.setConnected(true);
+    };
+    socket.onmessage = event => {
+      let message: unknown;
+      try {
+        message = JSON.parse(String(event.data));
+      } catch {
+        return;
+      }
+      const record = message as Record<string, unknown>;
+      if (record && record['$type'] === 'changeset') {
+        const change = decode(record) as IChangeSet;
+        if (change.seq <= this._seq) {
+          return;
+        }
+        this._seq = change.seq;
+        this.onChange(change);
+      }
+    };
+    socket.onclose = () => {
+      if (this.socket !== socket) {
+        return;
+      }
+      this.socket = null;
+      this.setConnected(false);
+      if (!this._stopped) {
+        this.timer = window.setTimeout(() => this.connect(), this.retryMs);
+        this.retryMs = Math.min(this.retryMs * 2, 2000);
+      }
+    };
+  }
+
+  private close(): void {
+    window.clearTimeout(this.timer);
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) {
+      socket.onclose = null;
+      socket.onmessage = null;
+      socket.close();
+      this.setConnected(false);
+    }
+  }
+
+  private setConnected(connected: boolean): void {
+    if (connected !== this._connected) {
+      this._connected = connected;
+      this.onState(connected);
+    }
+  }
+
+  private socket: WebSocket | null = null;
+  private timer = 0;
+  private retryMs = 250;
+  private _seq = 0;
+  private _connected = false;
+  private _stopped = true;
+}
