@@ -76,9 +76,15 @@ def doctor(ctx: click.Context, repair: bool) -> None:
     Checks the hierarchy (no cycles, no dangling parents), ordering keys, links
     against the references in content, memberships, and the search index.
     """
+    from ..kb import KnowledgeBase
     from ..nodes.doctor import doctor as run_doctor
 
     kb = state(ctx).open(ctx)
+    if not isinstance(kb, KnowledgeBase):
+        raise CliError(
+            f"doctor needs {kb.path} to itself, but a service is serving it; stop the "
+            "service (JupyterLab or `nodespace serve`), then run doctor again."
+        )
     report = run_doctor(kb, repair=repair)
     if not report.problems:
         click.echo("ok: no problems found.")
@@ -159,10 +165,9 @@ def changes(ctx: click.Context, since: int | None, limit: int, fmt: str) -> None
     Without --since, the latest N change sets are shown, oldest first.
     """
     kb = state(ctx).open(ctx)
-    if since is None:
-        found = list(reversed(kb.store.recent_changes(kb.seq + 1, limit)))
-    else:
-        found = kb.changes(since, limit)
+    # Sequence numbers have no gaps: without --since, the latest N start after seq - N.
+    start = max(0, kb.seq - limit) if since is None else since
+    found = kb.changes(start, limit)
     records = [_change_record(c, full=fmt == "json") for c in found]
     output.emit(records, ["seq", "at", "label", "undoes", "ops"], fmt)
 

@@ -74,11 +74,22 @@ class CliState:
         return path
 
     def open(self, ctx: click.Context, *, create: bool = False) -> KnowledgeBase:
-        """Open the selected knowledge base; it is closed when the command ends."""
-        from ..kb import KnowledgeBase
+        """Open the selected knowledge base; it is closed when the command ends.
 
-        kb = KnowledgeBase(self.kb_path(must_exist=not create), create=create)
-        return ctx.with_resource(kb)
+        When a service runs for it (JupyterLab, `nodespace serve`), the command
+        goes through the service instead, so it never meets a locked database.
+        """
+        from ..kb import KnowledgeBase
+        from ..service import running_service
+
+        path = self.kb_path(must_exist=not create)
+        info = running_service(path) if path.exists() else None
+        if info is not None:
+            from ..service.client import RemoteKnowledgeBase
+
+            # Same API; typed as KnowledgeBase for the commands that use both.
+            return ctx.with_resource(RemoteKnowledgeBase(info))  # type: ignore[return-value]
+        return ctx.with_resource(KnowledgeBase(path, create=create))
 
 
 def _cwd_kb() -> Path | None:

@@ -43,4 +43,12 @@ def connect(path: str | Path | None = None) -> KnowledgeBase | RemoteKnowledgeBa
     return KnowledgeBase(kb_path, settings=settings)
 
 
-__all__ = ["ServiceInfo", "connect"]
+def running_service(path: str | Path) -> ServiceInfo | None:
+    """The service that runs for the knowledge base at `path`, if one does."""
+    from ..config import load_settings
+
+    kb_path = Path(path).expanduser().resolve()
+    return find_service(kb_path, runtime_dir(load_settings(kb_path).service.runtime_dir))
+
+
+__all__ = ["ServiceInfo", "connect", "running_service"]

@@ -221,3 +221,21 @@ def _wait(condition: object, timeout: float = 10) -> None:
             return
         time.sleep(0.01)
     raise AssertionError("condition not met in time")
+
+
+def test_the_command_line_goes_through_a_running_service(service: RunningService) -> None:
+    import subprocess
+    import sys
+
+    def nodespace(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "nodespace_lab", "--kb", str(service.kb_path), *args]
+        return subprocess.run(command, env=service.env, capture_output=True, text=True, timeout=60)
+
+    added = nodespace("add", "task", "added from the shell", "--priority", "1")
+    assert added.returncode == 0, added.stderr
+    found = nodespace("find", "--kind", "task", "--format", "json")
+    assert "added from the shell" in found.stdout
+    assert nodespace("changes", "--limit", "1").returncode == 0
+    doctor = nodespace("doctor")
+    assert doctor.returncode == 1
+    assert "a service is serving it" in doctor.stderr
