@@ -48,7 +48,7 @@ $(BIN)/python:
 
 # The JupyterLab extension's sources: a change rebuilds it (the install builds it with jlpm).
 LABEXTENSION := $(wildcard labextension/package.json labextension/yarn.lock \
-	labextension/tsconfig.json labextension/src/* labextension/style/*)
+	labextension/tsconfig.json labextension/src/* labextension/style/* labextension/schema/*)
 
 # Order-only on the interpreter: only a change to pyproject.toml or to the JupyterLab
 # extension's sources triggers a reinstall.

@@ -189,6 +189,28 @@ class KnowledgeBase:
             return self._nodes(query, {})
         return self._nodes_of(node_id, query, {"p": node_id})
 
+    def child_counts(self, node_id: str | None = None) -> dict[str, int]:
+        """For each child of a node (None: each top-level node), how many children it has.
+
+        Deleted nodes are left out on both levels. One query, for the expand arrows of
+        an outline that has not loaded the grandchildren (`{child id: count}`).
+        """
+        if node_id is not None:
+            match, params = "MATCH (c:Node)-[:CHILD_OF]->(:Node {id: $p}) WHERE", {"p": node_id}
+        else:
+            match, params = "MATCH (c:Node) WHERE c.parent_id IS NULL AND c.kind <> 'tag' AND", {}
+        query = (
+            f"{match} c.status <> 'deleted' "
+            "OPTIONAL MATCH (g:Node)-[:CHILD_OF]->(c) WHERE g.status <> 'deleted' "
+            "RETURN c.id, count(g)"
+        )
+        if node_id is not None and not isinstance(node_id, str):
+            tree.require_row(self._store.rows, node_id)  # its clear error, not the engine's
+        counts = {row[0]: int(row[1]) for row in self._store.rows(query, params)}
+        if node_id is not None and not counts:
+            tree.require_row(self._store.rows, node_id)  # NotFound for an unknown id
+        return counts
+
     def subtree(self, node_id: str, *, include_deleted: bool = False) -> list[tuple[int, Node]]:
         """(depth, node) pairs of a node and all its descendants, depth first, in order."""
         out: list[tuple[int, Node]] = []

@@ -75,6 +75,26 @@ export class ApiError extends Error {
   }
 }
 
+/** An error as one line for the user. */
+export function errorText(error: unknown): string {
+  if (error instanceof ApiError) {
+    return error.kind === 'HTTPError' || error.kind === 'NetworkError'
+      ? error.message
+      : `${error.kind}: ${error.message}`;
+  }
+  return String(error);
+}
+
+/** The service is (re)starting or the server does not answer: worth a retry. */
+export function isRestarting(error: unknown): boolean {
+  return error instanceof ApiError && (error.status === 503 || error.status === 0);
+}
+
+/** Someone else changed the node since it was read (`expected_version` did not match). */
+export function isConflict(error: unknown): boolean {
+  return error instanceof ApiError && (error.kind === 'ConflictError' || error.status === 409);
+}
+
 /**
  * Undo the service's typed JSON (`{"$type": ..., "value": ...}`): nodes and
  * hits become plain objects, dates stay ISO strings, tuples become arrays.

@@ -2,19 +2,24 @@
  * The NodeSpace sidebar: status, search, today's journal, open tasks and the
  * outline of the knowledge base, kept up to date by the change feed.
  */
+import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import {
   ApiError,
   ChangeFeed,
+  errorText,
   IChangeSet,
   IHit,
   INode,
+  isConflict,
+  isRestarting,
   IStatus,
   NodeSpaceApi
 } from './api';
 import { button, displayTitle, h, highlighted } from './dom';
 import { nodespaceIcon } from './icon';
+import { DEFAULT_SETTINGS, ISidebarSettings, SECTIONS, SectionName } from './settings';
 
 /** Key of the top level in the outline's child lists (node ids are never empty). */
 const ROOT = '';
@@ -22,8 +27,9 @@ const SEARCH_DELAY_MS = 150;
 /** Changes arriving this close together are applied in one refresh. */
 const COALESCE_MS = 15;
 const UNDO_VISIBLE_MS = 15000;
-const TASK_LIMIT = 50;
-const SEARCH_LIMIT = 20;
+const DETAILS_DELAY_MS = 80;
+/** Type of the outline's drag data (a node id). */
+const DRAG_TYPE = 'application/x-nodespace-node';
 const WAITING = 'The NodeSpace service is starting or restarting';
 
 type Mode = 'connecting' | 'unconfigured' | 'waiting' | 'ready' | 'error';
@@ -32,27 +38,21 @@ function parentKey(parentId: unknown): string {
   return typeof parentId === 'string' ? parentId : ROOT;
 }
 
-function errorText(error: unknown): string {
-  if (error instanceof ApiError) {
-    return error.kind === 'HTTPError' || error.kind === 'NetworkError'
-      ? error.message
-      : `${error.kind}: ${error.message}`;
-  }
-  return String(error);
-}
-
-function isRestarting(error: unknown): boolean {
-  return error instanceof ApiError && (error.status === 503 || error.status === 0);
-}
-
 /** What a batch of changes asks to reload. */
 class Pending {
   all = false;
   tasks = false;
   today = false;
   search = false;
+  details = false;
   parents = new Set<string>();
 }
+
+/** Where a dragged node would go: before or after a row, or inside it (as its last child). */
+type DropZone = 'before' | 'after' | 'inside';
+
+/** How the sidebar asks the application to open a node in the main area. */
+export type OpenHandler = (id: string, options: { focus: boolean }) => void;
 
 export class NodeSpaceSidebar extends Widget {
   constructor(api?: NodeSpaceApi) {
@@ -72,6 +72,55 @@ export class NodeSpaceSidebar extends Widget {
 
   readonly api: NodeSpaceApi;
 
+  /** Every change set of the feed, as it arrives (the node editors follow it). */
+  get changed(): ISignal<this, IChangeSet> {
+    return this._changed;
+  }
+
+  /** The selected node of the outline changed (null: none). */
+  get selectionChanged(): ISignal<this, string | null> {
+    return this._selectionChanged;
+  }
+
+  /** Opens a node in the main area (set by the plugin). */
+  openHandler: OpenHandler | null = null;
+
+  /** The node selected in the outline, if any. */
+  get selectedId(): string | null {
+    return this.selected;
+  }
+
+  /** Connect and follow the feed, if not done yet (also when the sidebar was never shown). */
+  start(): void {
+    this.ensureStarted();
+  }
+
+  /** Apply the settings: shown sections and list sizes. */
+  applySettings(settings: ISidebarSettings): void {
+    const before = this.settings;
+    this.settings = settings;
+    for (const name of SECTIONS) {
+      this.sectionOf(name).hidden = !settings.sections[name];
+    }
+    if (!this.started) {
+      return;
+    }
+    const shown = (name: SectionName) => settings.sections[name] && !before.sections[name];
+    if (shown('today')) {
+      this.pending.today = true;
+    }
+    if (shown('tasks') || settings.tasksLimit !== before.tasksLimit) {
+      this.pending.tasks = true;
+    }
+    if (shown('search') || settings.searchLimit !== before.searchLimit) {
+      this.pending.search = true;
+    }
+    if (shown('selected')) {
+      this.pending.details = true;
+    }
+    this.scheduleFlush();
+  }
+
   /** Focus the search field (command "NodeSpace: Search"). */
   focusSearch(text?: string): void {
     this.searchSection.open = true;
@@ -89,6 +138,96 @@ export class NodeSpaceSidebar extends Widget {
     this.createInput.focus();
   }
 
+  /** Rename a node in place: show it in the outline and edit its title there. */
+  async renameNode(id: string): Promise<void> {
+    await this.reveal(id);
+    this.startEdit(id);
+  }
+
+  /** Add a child to a node: an empty row under it takes the title (Enter adds, Escape cancels). */
+  async newChild(id: string): Promise<void> {
+    if (this.editing) {
+      return;
+    }
+    await this.reveal(id, false);
+    this.expanded.add(id);
+    if (!this.lists.has(id)) {
+      try {
+        await this.loadChildren(id);
+      } catch (error) {
+        this.report(error);
+        return;
+      }
+    }
+    this.renderOutline();
+    const item = this.itemOf(id);
+    const parentRow = this.rowOf(id);
+    if (!item || !parentRow || this.editing) {
+      return;
+    }
+    let group = item.querySelector<HTMLElement>(':scope > .ns-group');
+    if (!group) {
+      group = h('ul', { className: 'ns-group', attrs: { role: 'group' } });
+      item.appendChild(group);
+    }
+    const level = Number(item.getAttribute('aria-level') ?? '1') + 1;
+    const input = h('input', {
+      className: 'ns-title-input ns-new-child-input',
+      attrs: {
+        type: 'text',
+        'aria-label': 'Title of the new child',
+        placeholder: 'New child title…'
+      }
+    });
+    const row = h(
+      'div',
+      { className: 'ns-row ns-draft' },
+      h('span', { className: 'ns-toggle ns-leaf', text: '•' }),
+      input
+    );
+    row.style.paddingLeft = `${(level - 1) * 14 + 2}px`;
+    group.appendChild(h('li', { className: 'ns-item', attrs: { role: 'treeitem' } }, row));
+    this.editing = { id: '', input };
+    input.focus();
+    const finish = async (commit: boolean): Promise<void> => {
+      if (this.editing?.input !== input) {
+        return;
+      }
+      this.editing = null;
+      const title = input.value.trim();
+      if (!commit || !title) {
+        this.renderOutline();
+        this.select(id);
+        return;
+      }
+      try {
+        const node = (await this.api.call<INode>('create', ['text', title], { parent: id })).result;
+        this.remember([node]);
+        this.selected = node.id;
+        this.clearMessage();
+      } catch (error) {
+        this.report(error);
+      }
+      this.pending.parents.add(id);
+      this.pending.parents.add(parentKey(this.nodes.get(id)?.parent_id));
+      await this.flush();
+      if (this.selected) {
+        this.select(this.selected);
+      }
+    };
+    input.addEventListener('keydown', event => {
+      event.stopPropagation();
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        void finish(true);
+      } else if (event.key === 'Escape') {
+        event.preventDefault();
+        void finish(false);
+      }
+    });
+    input.addEventListener('blur', () => void finish(true));
+  }
+
   /** Reload everything the sidebar shows. */
   async refreshAll(): Promise<void> {
     this.pending.all = true;
@@ -104,6 +243,7 @@ export class NodeSpaceSidebar extends Widget {
     window.clearTimeout(this.searchTimer);
     window.clearTimeout(this.flushTimer);
     window.clearTimeout(this.undoTimer);
+    window.clearTimeout(this.detailsTimer);
     super.dispose();
   }
 
@@ -143,7 +283,7 @@ export class NodeSpaceSidebar extends Widget {
       );
       return;
     }
-    this.kbPath = status.kb;
+    this._kbPath = status.kb;
     if (!status.running) {
       this.setMode('waiting', this.waitingText(status.restarts));
       this.retryLater(1000);
@@ -208,8 +348,15 @@ export class NodeSpaceSidebar extends Widget {
     line.replaceChildren();
     line.classList.toggle('ns-error', this.mode === 'error');
     if (this.mode === 'ready') {
-      const name = this.kbPath.split(/[\\/]/).filter(Boolean).pop() ?? this.kbPath;
-      line.appendChild(h('span', { className: 'ns-kb-name', text: name, title: this.kbPath }));
+      const path = this._kbPath;
+      const name = path.split(/[\\/]/).filter(Boolean).pop() ?? path;
+      line.appendChild(
+        h('span', {
+          className: 'ns-kb-name',
+          text: name,
+          title: `${path} (set by NODESPACE_KB when JupyterLab starts)`
+        })
+      );
       const live = this.feed.connected;
       line.appendChild(
         h('span', {
@@ -232,7 +379,7 @@ export class NodeSpaceSidebar extends Widget {
   private report(error: unknown): void {
     if (isRestarting(error)) {
       this.message = 'The service is restarting; try again in a moment.';
-    } else if (error instanceof ApiError && error.kind === 'ConflictError') {
+    } else if (isConflict(error)) {
       this.message = 'It changed elsewhere meanwhile; reloaded.';
       this.pending.all = true;
       this.scheduleFlush();
@@ -252,7 +399,9 @@ export class NodeSpaceSidebar extends Widget {
   // -- live updates -----------------------------------------------------------
 
   private onChange(change: IChangeSet): void {
+    this._changed.emit(change);
     const pending = this.pending;
+    pending.details = true; // backlinks and tags of the selected node may have changed
     for (const op of change.ops) {
       const rows = [op.before, op.after].filter(
         (row): row is Record<string, unknown> => row !== null && row !== undefined
@@ -283,25 +432,55 @@ export class NodeSpaceSidebar extends Widget {
   private scheduleFlush(): void {
     if (this.flushTimer === 0) {
       this.flushTimer = window.setTimeout(() => void this.flush(), COALESCE_MS);
+      this.updateBusy();
     }
+  }
+
+  /** `aria-busy` on the outline while reloads or moves are under way (or about to start). */
+  private updateBusy(): void {
+    const busy = this.flushTimer !== 0 || this.flushing > 0 || this.movesInFlight > 0;
+    this.tree.setAttribute('aria-busy', String(busy));
   }
 
   /** Apply what is pending: reload the affected lists (each keeps only its newest answer). */
   private async flush(strict = false): Promise<void> {
     window.clearTimeout(this.flushTimer);
     this.flushTimer = 0;
-    const pending = this.pending;
+    this.flushing++;
+    this.updateBusy();
+    try {
+      await this.flushPending(this.pending, strict);
+    } finally {
+      this.flushing--;
+      this.updateBusy();
+    }
+  }
+
+  private async flushPending(pending: Pending, strict: boolean): Promise<void> {
     this.pending = new Pending();
     const work: Promise<void>[] = [];
     if (pending.all) {
       const parents = [ROOT, ...[...this.expanded].filter(id => this.lists.has(id))];
       work.push(...parents.map(key => this.loadChildren(key)));
-      work.push(this.loadToday(), this.loadTasks(), this.runSearch());
+      work.push(this.loadToday(), this.loadTasks(), this.runSearch(), this.loadDetails());
     } else {
+      const reload = new Set<string>();
       for (const key of pending.parents) {
         if (key === ROOT || this.lists.has(key)) {
-          work.push(this.loadChildren(key));
+          reload.add(key);
+        } else if (this.nodes.has(key)) {
+          // Children of a node not loaded: its expand arrow comes from its parent's counts.
+          const above = parentKey(this.nodes.get(key)!.parent_id);
+          if (above === ROOT || this.lists.has(above)) {
+            reload.add(above);
+          }
         }
+      }
+      for (const key of reload) {
+        work.push(this.loadChildren(key));
+      }
+      if (pending.details) {
+        work.push(this.loadDetails());
       }
       if (pending.today) {
         work.push(this.loadToday());
@@ -332,13 +511,14 @@ export class NodeSpaceSidebar extends Widget {
   private async runSearch(): Promise<void> {
     const text = this.searchInput.value.trim();
     const token = ++this.searchToken;
-    if (!text) {
+    if (!text || !this.settings.sections.search) {
       this.searchResults.replaceChildren();
       return;
     }
     let hits: IHit[];
     try {
-      hits = (await this.api.call<IHit[]>('search', [text], { limit: SEARCH_LIMIT })).result;
+      hits = (await this.api.call<IHit[]>('search', [text], { limit: this.settings.searchLimit }))
+        .result;
     } catch (error) {
       if (token === this.searchToken) {
         this.searchResults.replaceChildren(
@@ -374,11 +554,10 @@ export class NodeSpaceSidebar extends Widget {
         ),
         snippet
       );
-      const open = () => void this.reveal(hit.id);
-      item.addEventListener('click', open);
+      item.addEventListener('click', () => this.showAndOpen(hit.id, false));
       item.addEventListener('keydown', event => {
         if (event.key === 'Enter') {
-          open();
+          this.showAndOpen(hit.id, true);
         }
       });
       list.appendChild(item);
@@ -389,6 +568,9 @@ export class NodeSpaceSidebar extends Widget {
 
   private async loadToday(): Promise<void> {
     const token = ++this.todayToken;
+    if (!this.settings.sections.today) {
+      return;
+    }
     const day = (await this.api.call<INode>('journal')).result;
     const entries = (await this.api.call<INode[]>('children', [day.id])).result;
     if (token !== this.todayToken) {
@@ -409,7 +591,12 @@ export class NodeSpaceSidebar extends Widget {
         h('span', { className: 'ns-entry-title', text: displayTitle(entry.title) }),
         entry.kind !== 'text' ? h('span', { className: 'ns-kind', text: entry.kind }) : null
       );
-      item.addEventListener('click', () => void this.reveal(entry.id));
+      item.addEventListener('click', () => this.showAndOpen(entry.id, false));
+      item.addEventListener('keydown', event => {
+        if (event.key === 'Enter') {
+          this.showAndOpen(entry.id, true);
+        }
+      });
       list.appendChild(item);
     }
   }
@@ -435,7 +622,11 @@ export class NodeSpaceSidebar extends Widget {
 
   private async loadTasks(): Promise<void> {
     const token = ++this.tasksToken;
-    const tasks = (await this.api.call<INode[]>('open_tasks', [], { limit: TASK_LIMIT })).result;
+    if (!this.settings.sections.tasks) {
+      return;
+    }
+    const limit = this.settings.tasksLimit;
+    const tasks = (await this.api.call<INode[]>('open_tasks', [], { limit })).result;
     if (token !== this.tasksToken) {
       return;
     }
@@ -457,7 +648,12 @@ export class NodeSpaceSidebar extends Widget {
         text: displayTitle(task.title),
         attrs: { tabindex: '0', role: 'button' }
       });
-      title.addEventListener('click', () => void this.reveal(task.id));
+      title.addEventListener('click', () => this.showAndOpen(task.id, false));
+      title.addEventListener('keydown', event => {
+        if (event.key === 'Enter') {
+          this.showAndOpen(task.id, true);
+        }
+      });
       const item = h(
         'li',
         {
@@ -514,19 +710,37 @@ export class NodeSpaceSidebar extends Widget {
   private async loadChildren(key: string): Promise<void> {
     const token = (this.childTokens.get(key) ?? 0) + 1;
     this.childTokens.set(key, token);
-    const answer = await this.api.call<INode[]>('children', [key === ROOT ? null : key]);
+    const parent = key === ROOT ? null : key;
+    const [kids, counts] = await Promise.all([
+      this.api.call<INode[]>('children', [parent]),
+      this.api.call<Record<string, number>>('child_counts', [parent])
+    ]);
     if (this.childTokens.get(key) !== token) {
       return;
     }
-    this.remember(answer.result);
-    this.lists.set(key, answer.result);
-    this.renderOutline();
+    if (this.movesInFlight > 0) {
+      this.pending.parents.add(key); // may predate a move under way: reloaded after it
+      return;
+    }
+    const signature = (nodes: INode[] | undefined) =>
+      nodes?.map(n => `${n.id}:${n.version}:${this.childCounts.get(n.id) ?? ''}`).join(' ');
+    const before = signature(this.lists.get(key));
+    this.remember(kids.result);
+    this.lists.set(key, kids.result);
+    for (const [id, count] of Object.entries(counts.result)) {
+      this.childCounts.set(id, count);
+    }
+    if (signature(kids.result) !== before || this.renderLater) {
+      this.renderOutline(); // unchanged lists keep their rows (and a drag or the focus)
+    }
   }
 
   private renderOutline(): void {
-    if (this.editing) {
-      return; // rendered when the edit ends
+    if (this.editing || this.dragging) {
+      this.renderLater = true;
+      return; // rendered when the edit or the drag ends
     }
+    this.renderLater = false;
     const hadFocus = this.tree.contains(document.activeElement);
     const top = this.lists.get(ROOT);
     this.tree.replaceChildren();
@@ -556,7 +770,8 @@ export class NodeSpaceSidebar extends Widget {
   private renderItem(node: INode, level: number): HTMLLIElement {
     const kids = this.lists.get(node.id);
     const expanded = this.expanded.has(node.id);
-    const leaf = kids !== undefined && kids.length === 0;
+    const count = kids?.length ?? this.childCounts.get(node.id);
+    const leaf = count === 0;
     const item = h('li', {
       className: 'ns-item',
       attrs: { role: 'treeitem', 'data-id': node.id, 'aria-level': String(level) }
@@ -566,13 +781,13 @@ export class NodeSpaceSidebar extends Widget {
     }
     const row = h('div', {
       className: `ns-row${this.selected === node.id ? ' ns-selected' : ''}`,
-      attrs: { tabindex: '-1', 'data-id': node.id }
+      attrs: { tabindex: '-1', 'data-id': node.id, draggable: 'true' }
     });
     row.style.paddingLeft = `${(level - 1) * 14 + 2}px`;
     const toggle = h('span', {
       className: `ns-toggle${leaf ? ' ns-leaf' : ''}`,
       text: leaf ? '•' : expanded ? '▾' : '▸',
-      title: leaf ? '' : expanded ? 'Collapse' : 'Expand'
+      title: leaf ? '' : `${expanded ? 'Collapse' : 'Expand'}${count ? ` (${count} below)` : ''}`
     });
     row.appendChild(toggle);
     if (node.kind === 'task') {
@@ -590,7 +805,9 @@ export class NodeSpaceSidebar extends Widget {
       h('span', {
         className: `ns-title${node.kind === 'task' && node.task_status === 'done' ? ' ns-done' : ''}`,
         text: displayTitle(node.title),
-        title: 'Double-click or Enter to rename; Tab / Shift-Tab to indent / outdent'
+        title:
+          'Click to open; double-click or Enter to rename; Tab / Shift-Tab to indent / ' +
+          'outdent; Alt+Up / Alt+Down or drag to move; right-click for more'
       })
     );
     row.appendChild(
@@ -622,8 +839,19 @@ export class NodeSpaceSidebar extends Widget {
     return this.rows().find(row => row.dataset.id === id) ?? null;
   }
 
+  private itemOf(id: string): HTMLElement | null {
+    return this.rowOf(id)?.parentElement ?? null;
+  }
+
   private select(id: string, focus = true): void {
+    const changed = this.selected !== id;
     this.selected = id;
+    if (this.detailsFor !== id) {
+      this.scheduleDetails();
+    }
+    if (changed) {
+      this._selectionChanged.emit(id);
+    }
     for (const row of this.rows()) {
       const on = row.dataset.id === id;
       row.classList.toggle('ns-selected', on);
@@ -652,8 +880,18 @@ export class NodeSpaceSidebar extends Widget {
     }
   }
 
-  /** Show a node in the outline: expand its ancestors, select it and focus it. */
-  private async reveal(id: string): Promise<void> {
+  /** Show a node in the outline and open it in the main area. */
+  private showAndOpen(id: string, focus: boolean): void {
+    void this.reveal(id, false);
+    this.openNode(id, focus);
+  }
+
+  private openNode(id: string, focus: boolean): void {
+    this.openHandler?.(id, { focus });
+  }
+
+  /** Show a node in the outline: expand its ancestors and select it (and focus it). */
+  async reveal(id: string, focus = true): Promise<void> {
     try {
       const chain = (await this.api.call<INode[]>('ancestors', [id])).result.reverse();
       this.remember(chain);
@@ -673,7 +911,7 @@ export class NodeSpaceSidebar extends Widget {
     this.outlineSection.open = true;
     this.selected = id;
     this.renderOutline();
-    this.select(id);
+    this.select(id, focus);
   }
 
   private onTreeClick(event: MouseEvent): void {
@@ -686,6 +924,9 @@ export class NodeSpaceSidebar extends Widget {
       void this.toggle(row.dataset.id);
     }
     this.select(row.dataset.id);
+    if (target.classList.contains('ns-title') && event.detail <= 1) {
+      this.openNode(row.dataset.id, false); // the focus stays here: double-click renames
+    }
   }
 
   private onTreeDoubleClick(event: MouseEvent): void {
@@ -706,6 +947,12 @@ export class NodeSpaceSidebar extends Widget {
     const rows = this.rows();
     const at = rows.indexOf(target);
     let handled = true;
+    if (event.altKey && (event.key === 'ArrowUp' || event.key === 'ArrowDown')) {
+      this.moveAmongSiblings(id, event.key === 'ArrowUp' ? -1 : 1);
+      event.preventDefault();
+      event.stopPropagation();
+      return;
+    }
     switch (event.key) {
       case 'Enter':
       case 'F2':
@@ -865,35 +1112,97 @@ export class NodeSpaceSidebar extends Widget {
     return true;
   }
 
-  private async move(
+  /**
+   * Move a node: shown at once (keys pressed next see the new order), written in
+   * order (one move at a time), and the outline reloaded when the last one is done.
+   */
+  private move(
     node: INode,
     parent: string | null,
     index: number | null,
     affected: string[]
   ): Promise<void> {
-    try {
-      const answer = await this.api.call<INode>('move', [node.id, parent, index]);
-      this.remember([answer.result]); // keys pressed before the reload see the new parent
-      this.clearMessage();
-    } catch (error) {
-      this.report(error);
-      return;
+    this.moveLocally(node, parent, index);
+    this.movesInFlight++;
+    this.updateBusy();
+    const run = async (): Promise<void> => {
+      try {
+        const answer = await this.api.call<INode>('move', [node.id, parent, index]);
+        this.remember([answer.result]);
+        this.clearMessage();
+      } catch (error) {
+        this.report(error);
+      } finally {
+        this.movesInFlight--;
+        this.updateBusy();
+      }
+      for (const key of affected) {
+        this.pending.parents.add(key);
+      }
+      if (this.movesInFlight > 0) {
+        return; // the last move reloads
+      }
+      await this.flush();
+      if (parent !== null && !this.lists.has(parent)) {
+        await this.loadChildren(parent);
+      }
+      if (this.rowOf(node.id)) {
+        this.select(node.id);
+      }
+    };
+    this.moves = this.moves.then(run, run);
+    return this.moves;
+  }
+
+  /** The outline as it will be after a move (the reload afterwards confirms it). */
+  private moveLocally(node: INode, parent: string | null, index: number | null): void {
+    const from = parentKey(node.parent_id);
+    const to = parentKey(parent);
+    const moved: INode = { ...node, parent_id: parent };
+    const source = this.lists.get(from);
+    if (source) {
+      this.lists.set(
+        from,
+        source.filter(n => n.id !== node.id)
+      );
     }
+    const target = this.lists.get(to);
+    if (target) {
+      const list = target.filter(n => n.id !== node.id);
+      list.splice(index === null ? list.length : Math.min(index, list.length), 0, moved);
+      this.lists.set(to, list);
+    } else if (parent !== null) {
+      this.childCounts.set(parent, (this.childCounts.get(parent) ?? 0) + 1);
+    }
+    this.nodes.set(node.id, moved);
     if (parent !== null) {
       this.expanded.add(parent);
     }
     this.selected = node.id;
-    for (const key of affected) {
-      this.pending.parents.add(key);
+    this.renderOutline();
+    if (this.rowOf(node.id)) {
+      this.select(node.id);
     }
-    await this.flush();
-    if (parent !== null && !this.lists.has(parent)) {
-      await this.loadChildren(parent);
-    }
-    this.select(node.id);
   }
 
-  private async deleteNode(id: string): Promise<void> {
+  /** Move a node one place up (-1) or down (+1) among its siblings. */
+  private moveAmongSiblings(id: string, step: -1 | 1): void {
+    const node = this.nodes.get(id);
+    const key = parentKey(node?.parent_id);
+    const siblings = this.lists.get(key);
+    const index = siblings?.findIndex(n => n.id === id) ?? -1;
+    if (!node || !siblings || index < 0) {
+      return;
+    }
+    const to = index + step;
+    if (to < 0 || to >= siblings.length) {
+      return;
+    }
+    void this.move(node, node.parent_id ?? null, to, [key]);
+  }
+
+  /** Delete a node (and what is below it), with Undo in the sidebar. */
+  async deleteNode(id: string): Promise<void> {
     const node = this.nodes.get(id);
     if (!node) {
       return;
@@ -966,7 +1275,263 @@ export class NodeSpaceSidebar extends Widget {
     }
   }
 
+  // -- drag and drop ----------------------------------------------------------
+
+  private onDragStart(event: DragEvent): void {
+    const row = (event.target as HTMLElement).closest?.<HTMLElement>('.ns-row');
+    const id = row?.dataset.id;
+    if (!row || !id || this.editing || !event.dataTransfer) {
+      return;
+    }
+    this.dragging = id;
+    event.dataTransfer.effectAllowed = 'move';
+    event.dataTransfer.setData(DRAG_TYPE, id);
+    event.dataTransfer.setData('text/plain', displayTitle(this.nodes.get(id)?.title ?? id));
+    row.classList.add('ns-dragging');
+  }
+
+  /** The row under the pointer and where in it a drop would go, if it may go there. */
+  private dropTarget(event: DragEvent): { row: HTMLElement; zone: DropZone } | null {
+    const dragged = this.dragging;
+    const row = (event.target as HTMLElement).closest?.<HTMLElement>('.ns-row');
+    const id = row?.dataset.id;
+    if (!dragged || !row || !id || id === dragged) {
+      return null;
+    }
+    // Not into its own subtree.
+    if (row.closest(`.ns-item[data-id="${CSS.escape(dragged)}"]`)) {
+      return null;
+    }
+    const box = row.getBoundingClientRect();
+    const at = (event.clientY - box.top) / Math.max(box.height, 1);
+    const zone: DropZone = at < 0.25 ? 'before' : at > 0.75 ? 'after' : 'inside';
+    return { row, zone };
+  }
+
+  private onDragOver(event: DragEvent): void {
+    const target = this.dropTarget(event);
+    this.clearDropMarks();
+    if (!target) {
+      return;
+    }
+    event.preventDefault(); // allows the drop
+    if (event.dataTransfer) {
+      event.dataTransfer.dropEffect = 'move';
+    }
+    target.row.classList.add(`ns-drop-${target.zone}`);
+  }
+
+  private onDrop(event: DragEvent): void {
+    const target = this.dropTarget(event);
+    const dragged = this.dragging;
+    this.endDrag();
+    if (!target || !dragged) {
+      return;
+    }
+    event.preventDefault();
+    const node = this.nodes.get(dragged);
+    const onto = this.nodes.get(target.row.dataset.id!);
+    if (!node || !onto) {
+      return;
+    }
+    const from = parentKey(node.parent_id);
+    if (target.zone === 'inside') {
+      void this.move(node, onto.id, null, [from, onto.id]);
+      return;
+    }
+    const key = parentKey(onto.parent_id);
+    const all = this.lists.get(key) ?? [];
+    const siblings = all.filter(n => n.id !== node.id);
+    const at = siblings.findIndex(n => n.id === onto.id);
+    const index = at < 0 ? null : target.zone === 'before' ? at : at + 1;
+    if (key === from && index === all.findIndex(n => n.id === node.id)) {
+      return; // dropped where it already is
+    }
+    void this.move(node, onto.parent_id ?? null, index, [from, key]);
+  }
+
+  private endDrag(): void {
+    this.dragging = null;
+    this.clearDropMarks();
+    this.tree.querySelector('.ns-dragging')?.classList.remove('ns-dragging');
+    if (this.renderLater) {
+      this.renderOutline();
+    }
+  }
+
+  private clearDropMarks(): void {
+    for (const marked of this.tree.querySelectorAll(
+      '.ns-drop-before, .ns-drop-after, .ns-drop-inside'
+    )) {
+      marked.classList.remove('ns-drop-before', 'ns-drop-after', 'ns-drop-inside');
+    }
+  }
+
+  // -- the selected node: tags and backlinks ---------------------------------------
+
+  private scheduleDetails(): void {
+    window.clearTimeout(this.detailsTimer);
+    this.detailsTimer = window.setTimeout(() => {
+      void this.loadDetails().catch(error => this.report(error));
+    }, DETAILS_DELAY_MS);
+  }
+
+  private async loadDetails(): Promise<void> {
+    window.clearTimeout(this.detailsTimer);
+    const id = this.selected;
+    const token = ++this.detailsToken;
+    if (!this.settings.sections.selected) {
+      return;
+    }
+    if (!id) {
+      this.detailsFor = null;
+      this.renderDetails(null, [], []);
+      return;
+    }
+    let tags: string[];
+    let backlinks: INode[];
+    try {
+      [tags, backlinks] = await Promise.all([
+        this.api.call<string[]>('tags', [id]).then(a => a.result),
+        this.api.call<INode[]>('backlinks', [id]).then(a => a.result)
+      ]);
+    } catch (error) {
+      if (error instanceof ApiError && error.kind === 'NotFound') {
+        tags = [];
+        backlinks = [];
+      } else {
+        throw error;
+      }
+    }
+    if (token !== this.detailsToken) {
+      return;
+    }
+    this.detailsFor = id;
+    this.remember(backlinks);
+    this.renderDetails(this.nodes.get(id) ?? null, tags, backlinks);
+    if (this.tagShown && !tags.includes(this.tagShown)) {
+      this.tagShown = null;
+    }
+    if (this.tagShown) {
+      await this.showTagged(this.tagShown);
+    }
+  }
+
+  private renderDetails(node: INode | null, tags: string[], backlinks: INode[]): void {
+    const body = this.detailsBody;
+    body.replaceChildren();
+    if (!node) {
+      body.appendChild(
+        h('div', {
+          className: 'ns-empty',
+          text: 'Select a node in the outline to see its tags and backlinks.'
+        })
+      );
+      return;
+    }
+    const title = h('div', {
+      className: 'ns-details-title',
+      text: displayTitle(node.title),
+      title: 'Open',
+      attrs: { tabindex: '0', role: 'button', 'data-id': node.id }
+    });
+    title.addEventListener('click', () => this.openNode(node.id, true));
+    title.addEventListener('keydown', event => {
+      if (event.key === 'Enter') {
+        this.openNode(node.id, true);
+      }
+    });
+    body.appendChild(title);
+
+    const tagList = h('div', { className: 'ns-tags', attrs: { 'aria-label': 'Tags' } });
+    if (tags.length === 0) {
+      tagList.appendChild(h('span', { className: 'ns-empty', text: 'No tags.' }));
+    }
+    for (const tag of tags) {
+      const chip = button(`#${tag}`, 'ns-tag', `Nodes tagged ${tag}`, () => {
+        this.tagShown = this.tagShown === tag ? null : tag;
+        void this.showTagged(this.tagShown);
+      });
+      chip.dataset.tag = tag;
+      chip.classList.toggle('ns-tag-open', tag === this.tagShown);
+      tagList.appendChild(chip);
+    }
+    body.appendChild(tagList);
+    body.appendChild(this.taggedList);
+
+    body.appendChild(
+      h('div', { className: 'ns-subtitle', text: `Backlinks (${backlinks.length})` })
+    );
+    const list = h('ul', { className: 'ns-list ns-backlinks' });
+    if (backlinks.length === 0) {
+      list.appendChild(h('li', { className: 'ns-empty', text: 'Nothing links here yet.' }));
+    }
+    for (const source of backlinks) {
+      list.appendChild(this.nodeItem(source, 'ns-backlink'));
+    }
+    body.appendChild(list);
+  }
+
+  /** The nodes carrying a tag, under the tags (null: hide the list). */
+  private async showTagged(tag: string | null): Promise<void> {
+    const list = this.taggedList;
+    for (const chip of this.detailsBody.querySelectorAll<HTMLElement>('.ns-tag')) {
+      chip.classList.toggle('ns-tag-open', chip.dataset.tag === tag);
+    }
+    if (!tag) {
+      list.replaceChildren();
+      return;
+    }
+    const token = ++this.taggedToken;
+    let members: INode[];
+    try {
+      members = (await this.api.call<INode[]>('members', [tag])).result;
+    } catch (error) {
+      this.report(error);
+      return;
+    }
+    if (token !== this.taggedToken) {
+      return;
+    }
+    this.remember(members);
+    list.replaceChildren(h('li', { className: 'ns-subtitle', text: `Tagged #${tag}` }));
+    for (const member of members) {
+      list.appendChild(this.nodeItem(member, 'ns-tagged'));
+    }
+  }
+
+  /** A list item for a node: click (or Enter) opens it. */
+  private nodeItem(node: INode, className: string): HTMLLIElement {
+    const item = h(
+      'li',
+      {
+        className: `ns-entry ${className}`,
+        attrs: { 'data-id': node.id, tabindex: '0', role: 'button' }
+      },
+      h('span', { className: 'ns-entry-title', text: displayTitle(node.title) }),
+      node.kind !== 'text' ? h('span', { className: 'ns-kind', text: node.kind }) : null
+    );
+    item.addEventListener('click', () => this.showAndOpen(node.id, false));
+    item.addEventListener('keydown', event => {
+      if (event.key === 'Enter') {
+        this.showAndOpen(node.id, true);
+      }
+    });
+    return item;
+  }
+
   // -- DOM --------------------------------------------------------------------
+
+  private sectionOf(name: SectionName): HTMLDetailsElement {
+    const sections: Record<SectionName, HTMLDetailsElement> = {
+      search: this.searchSection,
+      today: this.todaySection,
+      tasks: this.tasksSection,
+      selected: this.detailsSection,
+      outline: this.outlineSection
+    };
+    return sections[name];
+  }
 
   private section(title: string, className: string, open = true): HTMLDetailsElement {
     const summary = h('summary', { className: 'ns-section-title', text: title });
@@ -1012,6 +1577,7 @@ export class NodeSpaceSidebar extends Widget {
 
     // Today
     const today = this.section('Today', 'ns-today');
+    this.todaySection = today;
     this.todayTitle = today.querySelector('summary')!;
     this.todayList.className = 'ns-list ns-today-list';
     this.todayInput.type = 'text';
@@ -1027,8 +1593,16 @@ export class NodeSpaceSidebar extends Widget {
 
     // Tasks
     const tasks = this.section('Tasks', 'ns-tasks-section');
+    this.tasksSection = tasks;
     this.taskList.className = 'ns-list ns-task-list';
     tasks.append(this.taskList);
+
+    // The selected node: tags and backlinks
+    this.detailsSection = this.section('Selected', 'ns-details');
+    this.detailsBody.className = 'ns-details-body';
+    this.taggedList.className = 'ns-list ns-tagged-list';
+    this.detailsSection.append(this.detailsBody);
+    this.renderDetails(null, [], []);
 
     // Outline
     this.outlineSection = this.section('Outline', 'ns-outline');
@@ -1053,24 +1627,46 @@ export class NodeSpaceSidebar extends Widget {
     this.tree.addEventListener('click', event => this.onTreeClick(event));
     this.tree.addEventListener('dblclick', event => this.onTreeDoubleClick(event));
     this.tree.addEventListener('keydown', event => this.onTreeKey(event));
+    this.tree.addEventListener('contextmenu', event => {
+      // The context menu's commands act on the row under the pointer: select it.
+      const row = (event.target as HTMLElement).closest<HTMLElement>('.ns-row');
+      if (row?.dataset.id && !this.editing) {
+        this.select(row.dataset.id);
+      }
+    });
+    this.tree.addEventListener('dragstart', event => this.onDragStart(event));
+    this.tree.addEventListener('dragover', event => this.onDragOver(event));
+    this.tree.addEventListener('dragleave', event => {
+      if (!this.tree.contains(event.relatedTarget as Node | null)) {
+        this.clearDropMarks();
+      }
+    });
+    this.tree.addEventListener('drop', event => this.onDrop(event));
+    this.tree.addEventListener('dragend', () => this.endDrag());
     this.outlineSection.append(create, this.tree);
     this.renderOutline();
   }
 
   private readonly feed: ChangeFeed;
+  private readonly _changed = new Signal<this, IChangeSet>(this);
+  private readonly _selectionChanged = new Signal<this, string | null>(this);
+  private settings: ISidebarSettings = DEFAULT_SETTINGS;
   private started = false;
   private mode: Mode = 'connecting';
   private message = '';
-  private kbPath = '';
+  private _kbPath = '';
   private retryTimer = 0;
   private flushTimer = 0;
   private searchTimer = 0;
   private undoTimer = 0;
+  private detailsTimer = 0;
   private pending = new Pending();
 
   private searchToken = 0;
   private todayToken = 0;
   private tasksToken = 0;
+  private detailsToken = 0;
+  private taggedToken = 0;
   private childTokens = new Map<string, number>();
 
   /** Every node seen, by id (the newest copy). */
@@ -1078,6 +1674,20 @@ export class NodeSpaceSidebar extends Widget {
   /** Loaded child lists, by parent id (ROOT: the top level). */
   private lists = new Map<string, INode[]>();
   private expanded = new Set<string>();
+  /** Number of (visible) children, by node id, for rows whose children are not loaded. */
+  private childCounts = new Map<string, number>();
+  /** Moves are written one after the other; the outline reloads after the last. */
+  private moves: Promise<void> = Promise.resolve();
+  private movesInFlight = 0;
+  private flushing = 0;
+  /** The node being dragged in the outline. */
+  private dragging: string | null = null;
+  /** The outline changed during an edit or a drag: render it when that ends. */
+  private renderLater = false;
+  /** The node whose tags and backlinks are shown. */
+  private detailsFor: string | null = null;
+  /** The tag whose nodes are listed under the tags. */
+  private tagShown: string | null = null;
   private selected: string | null = null;
   private editing: { id: string; input: HTMLInputElement } | null = null;
   private today: INode | null = null;
@@ -1094,6 +1704,11 @@ export class NodeSpaceSidebar extends Widget {
   private readonly todayList = h('ul');
   private readonly todayInput = h('input');
   private readonly taskList = h('ul');
+  private todaySection!: HTMLDetailsElement;
+  private tasksSection!: HTMLDetailsElement;
+  private detailsSection!: HTMLDetailsElement;
+  private readonly detailsBody = h('div');
+  private readonly taggedList = h('ul');
   private outlineSection!: HTMLDetailsElement;
   private readonly createInput = h('input');
   private readonly tree = h('ul');

@@ -17,8 +17,9 @@ PROTOCOL_VERSION = 1
 PREFIX = "/api/v1"
 
 READS = (
-    "get", "exists", "children", "subtree", "ancestors", "backlinks", "links", "tags",
-    "members", "collections", "search", "changes", "seq", "cypher", "engine", "open_tasks",
+    "get", "exists", "children", "child_counts", "subtree", "ancestors", "backlinks", "links",
+    "tags", "members", "collections", "search", "changes", "seq", "cypher", "engine",
+    "open_tasks",
 )  # fmt: skip
 WRITES = (
     "create", "update", "move", "delete", "restore", "purge", "tag", "untag", "add_to",

@@ -164,6 +164,10 @@ class RemoteKnowledgeBase:
         """Children of a node in order (None: the top-level nodes)."""
         return list(self._call("children", node_id, include_deleted=include_deleted))
 
+    def child_counts(self, node_id: str | None = None) -> dict[str, int]:
+        """For each child of a node (None: each top-level node), how many children it has."""
+        return {str(k): int(v) for k, v in self._call("child_counts", node_id).items()}
+
     def subtree(self, node_id: str, *, include_deleted: bool = False) -> list[tuple[int, Node]]:
         """(depth, node) pairs of a node and all its descendants, depth first, in order."""
         return list(self._call("subtree", node_id, include_deleted=include_deleted))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,39 +18,18 @@ from nodespace_lab.service.client import RemoteKnowledgeBase
 from nodespace_lab.service.runtime import read_info, runtime_file
 
 from .conftest import Lab
+from .sidebar_helpers import connect_remote, focus_row
+from .sidebar_helpers import eventually as _eventually
+from .sidebar_helpers import open_sidebar as _open_sidebar
+from .sidebar_helpers import row as _row
 
 
 @pytest.fixture
 def remote(lab: Lab) -> Iterator[RemoteKnowledgeBase]:
     """A Python client of the service the lab's server extension runs."""
-    deadline = time.monotonic() + 60
-    info = None
-    while info is None and time.monotonic() < deadline:
-        info = read_info(runtime_file(lab.kb_path, lab.service_runtime))
-        time.sleep(0.1)
-    assert info is not None, "the server extension did not start the service"
-    client = RemoteKnowledgeBase(info)
+    client = connect_remote(lab)
     yield client
     client.close()
-
-
-def _eventually(check: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"{check} stayed false for {timeout} s"
-        time.sleep(0.05)
-
-
-def _open_sidebar(lab: Lab, page: Any) -> Any:
-    page.goto(f"{lab.url}/lab?reset&token={lab.token}")
-    page.locator(".jp-SideBar [data-id='nodespace-sidebar']").click(timeout=60_000)
-    sidebar = page.locator("#nodespace-sidebar")
-    sidebar.locator(".ns-live-on").wait_for(timeout=60_000)
-    return sidebar
-
-
-def _row(sidebar: Any, title: str) -> Any:
-    return sidebar.locator(".ns-row").filter(has=sidebar.page.locator(".ns-title", has_text=title))
 
 
 def test_the_sidebar_edits_the_knowledge_base_and_follows_python(
@@ -176,7 +155,7 @@ def test_the_outline_works_from_the_keyboard(
     [node] = [n for n in remote.children(None) if n.title == "Keyboard note"]
 
     # Enter renames the focused row; Escape leaves the title as it was.
-    _row(sidebar, "Keyboard note").focus()
+    focus_row(page, sidebar, "Keyboard note")
     page.keyboard.press("Enter")
     page.keyboard.type("Typed title")
     page.keyboard.press("Enter")
@@ -189,7 +168,7 @@ def test_the_outline_works_from_the_keyboard(
     assert remote.get(node.id).title == "Typed title"
 
     # The Delete key deletes; the Undo button brings it back.
-    _row(sidebar, "Typed title").focus()
+    focus_row(page, sidebar, "Typed title")
     page.keyboard.press("Delete")
     _row(sidebar, "Typed title").wait_for(state="detached")
     _eventually(lambda: remote.get(node.id).status == "deleted")

@@ -260,3 +260,19 @@ def test_top_level_children_hide_tags_and_deleted(kb: KnowledgeBase) -> None:
     kb.delete(gone.id)
     assert titles(kb.children()) == ["note"]
     assert titles(kb.children(include_deleted=True)) == ["note", "gone"]
+
+
+def test_child_counts_count_visible_grandchildren(kb: KnowledgeBase) -> None:
+    root = kb.create("text", "Root")
+    full = kb.create("text", "full", parent=root.id)
+    empty = kb.create("text", "empty", parent=root.id)
+    for name in ("x", "y"):
+        kb.create("text", name, parent=full.id)
+    kb.delete(kb.create("text", "deleted child", parent=full.id).id)
+    kb.delete(kb.create("text", "deleted sibling", parent=root.id).id)
+    kb.tag(root.id, "idea")  # the tag is no top-level node
+    assert kb.child_counts(root.id) == {full.id: 2, empty.id: 0}
+    assert kb.child_counts() == {root.id: 2}
+    assert kb.child_counts(empty.id) == {}
+    with pytest.raises(NotFound):
+        kb.child_counts("no-such-node")

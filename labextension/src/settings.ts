@@ -1,0 +1,44 @@
+/**
+ * The settings of the sidebar (schema/sidebar.json), as the sidebar uses them.
+ */
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+
+export type SectionName = 'search' | 'today' | 'tasks' | 'selected' | 'outline';
+
+export const SECTIONS: SectionName[] = ['search', 'today', 'tasks', 'selected', 'outline'];
+
+export interface ISidebarSettings {
+  /** Which sections are shown (a section left out of the user's value is shown). */
+  sections: Record<SectionName, boolean>;
+  tasksLimit: number;
+  searchLimit: number;
+}
+
+export const DEFAULT_SETTINGS: ISidebarSettings = {
+  sections: { search: true, today: true, tasks: true, selected: true, outline: true },
+  tasksLimit: 50,
+  searchLimit: 20
+};
+
+function limit(value: unknown, fallback: number, max: number): number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1
+    ? Math.min(value, max)
+    : fallback;
+}
+
+/** The sidebar's settings from the composite (defaults + user) values. */
+export function readSettings(settings: ISettingRegistry.ISettings): ISidebarSettings {
+  const composite = settings.composite as Record<string, unknown>;
+  const chosen = (composite['sections'] ?? {}) as Record<string, unknown>;
+  const sections = { ...DEFAULT_SETTINGS.sections };
+  for (const name of SECTIONS) {
+    if (typeof chosen[name] === 'boolean') {
+      sections[name] = chosen[name] as boolean;
+    }
+  }
+  return {
+    sections,
+    tasksLimit: limit(composite['tasksLimit'], DEFAULT_SETTINGS.tasksLimit, 500),
+    searchLimit: limit(composite['searchLimit'], DEFAULT_SETTINGS.searchLimit, 200)
+  };
+}

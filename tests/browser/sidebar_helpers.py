@@ -1,0 +1,87 @@
+"""Helpers of the sidebar and editor tests: a Python client of the lab's service, the
+sidebar on a page, waiting for a condition."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from nodespace_lab.service.client import RemoteKnowledgeBase
+from nodespace_lab.service.runtime import read_info, runtime_file
+
+from .conftest import Lab
+
+
+def connect_remote(lab: Lab) -> RemoteKnowledgeBase:
+    """A Python client of the service the lab's server extension runs."""
+    deadline = time.monotonic() + 60
+    info = None
+    while info is None and time.monotonic() < deadline:
+        info = read_info(runtime_file(lab.kb_path, lab.service_runtime))
+        time.sleep(0.1)
+    assert info is not None, "the server extension did not start the service"
+    return RemoteKnowledgeBase(info)
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10) -> None:
+    """Wait until `check()` is true; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{check} stayed false for {timeout} s"
+        time.sleep(0.05)
+
+
+def open_sidebar(lab: Lab, page: Any, path: str = "") -> Any:
+    """Open JupyterLab (at `path`, a file under /lab/tree, if given) and the sidebar, live."""
+    if path:
+        page.goto(lab.page_url(path))
+    else:
+        page.goto(f"{lab.url}/lab?reset&token={lab.token}")
+    page.locator(".jp-SideBar [data-id='nodespace-sidebar']").click(timeout=60_000)
+    sidebar = page.locator("#nodespace-sidebar")
+    sidebar.locator(".ns-live-on").wait_for(timeout=60_000)
+    return sidebar
+
+
+def row(sidebar: Any, title: str) -> Any:
+    """The outline row whose title contains `title`."""
+    return sidebar.locator(".ns-row").filter(has=sidebar.page.locator(".ns-title", has_text=title))
+
+
+def focus_row(page: Any, sidebar: Any, title: str) -> None:
+    """Focus a row; the outline may re-render meanwhile (a change arriving), so retry."""
+
+    def focused() -> bool:
+        row(sidebar, title).focus()
+        return bool(
+            page.evaluate(
+                "(t) => document.activeElement?.classList.contains('ns-row') && "
+                "document.activeElement.textContent.includes(t)",
+                title,
+            )
+        )
+
+    eventually(focused)
+
+
+def context_menu(page: Any, target: Any, item: str) -> None:
+    """Right-click `target` and choose the context-menu item labelled `item`."""
+    target.click(button="right")
+    label = page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(item)}$"))
+    page.locator(".lm-Menu .lm-Menu-item", has=label).first.click()
+
+
+def settle(sidebar: Any) -> None:
+    """Wait until the outline has no reload or move under way (twice, 150 ms apart: a
+    change from the feed can start one right after)."""
+    tree = sidebar.locator(".ns-tree")
+
+    def idle() -> bool:
+        if tree.get_attribute("aria-busy") != "false":
+            return False
+        sidebar.page.wait_for_timeout(150)
+        return tree.get_attribute("aria-busy") == "false"
+
+    eventually(idle)
