@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -28,3 +31,15 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 6
         except OSError:
             time.sleep(0.3)
     raise AssertionError(f"nothing answered at {url} within {timeout:.0f} s")
+
+
+def jupyter_command(module: str, port: int, token: str, root: Path) -> list[str]:
+    """Start `jupyter_server` or `jupyterlab` on loopback with `token`, serving `root`."""
+    command = [
+        sys.executable, "-m", module, "--no-browser", f"--port={port}",
+        "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+    ]  # fmt: skip
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    return command

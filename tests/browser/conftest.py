@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from ..conftest import TEST_ENGINE, screenshot_if_failed
-from ..processes import free_port, wait_until_up
+from ..conftest import screenshot_if_failed
+from ..processes import free_port, jupyter_command, wait_until_up
+from ..service.running import service_env
 
 # The news and update popups would cover the page (NOTES.md, browser tests).
 _QUIET_NOTIFICATIONS = {"fetchNews": "false", "checkForUpdates": False}
@@ -52,33 +51,22 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     (notification / "notification.jupyterlab-settings").write_text(json.dumps(_QUIET_NOTIFICATIONS))
     token, port = secrets.token_hex(16), free_port()
     env = {
-        # The developer's own knowledge base must not be served by this server.
-        **{k: v for k, v in os.environ.items() if not k.startswith("NODESPACE_")},
+        # Isolated settings and runtime folder (never the developer's own knowledge base).
+        **service_env(base),
         "JUPYTERLAB_SETTINGS_DIR": str(settings),
         "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
-        "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+        "JUPYTER_RUNTIME_DIR": str(base / "jupyter-runtime"),
         "JUPYTER_CONFIG_DIR": str(base / "config"),
-        # The sidebar's knowledge base (outside the notebook folder), small and isolated.
+        # The sidebar's knowledge base, outside the notebook folder.
         "NODESPACE_KB": str(base / "kb"),
-        "NODESPACE_CONFIG": str(base / "none.toml"),
-        "NODESPACE_SERVICE_RUNTIME_DIR": str(base / "service-runtime"),
-        "NODESPACE_STORAGE_ENGINE": TEST_ENGINE,
-        "NODESPACE_STORAGE_BUFFER_POOL_MB": "64",
-        "NODESPACE_STORAGE_MAX_DB_SIZE_GB": "4",
     }
-    command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
-        "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-    ]  # fmt: skip
-    if os.geteuid() == 0:
-        command.append("--allow-root")
+    command = jupyter_command("jupyterlab", port, token, root)
     log = (base / "lab.log").open("wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{url}/api/status?token={token}", process)
-        yield Lab(url, token, root, (base / "kb").resolve(), base / "service-runtime")
+        yield Lab(url, token, root, (base / "kb").resolve(), base / "runtime")
     finally:
         process.terminate()
         try:

@@ -7,7 +7,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,8 +19,8 @@ import pytest
 
 from nodespace_lab.service.runtime import read_info, runtime_file
 
-from ..conftest import TEST_ENGINE
-from ..processes import free_port, wait_until_up
+from ..processes import free_port, jupyter_command, wait_until_up
+from ..service.running import service_env
 
 ROUTES = [
     ("GET", "status"),
@@ -78,23 +77,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`jupyter server` with a token and NODESPACE_KB; the extension is enabled by install."""
     base = tmp_path_factory.mktemp("jupyter")
     token, port = secrets.token_hex(16), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NODESPACE_")}
-    env.update(
-        NODESPACE_KB=str(base / "kb"),
-        NODESPACE_CONFIG=str(base / "none.toml"),
-        NODESPACE_STORAGE_ENGINE=TEST_ENGINE,
-        NODESPACE_STORAGE_BUFFER_POOL_MB="64",
-        NODESPACE_STORAGE_MAX_DB_SIZE_GB="4",
-        NODESPACE_SERVICE_RUNTIME_DIR=str(base / "runtime"),
-        JUPYTER_RUNTIME_DIR=str(base / "jupyter-runtime"),
-    )
-    command = [
-        sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}",
-        "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={base}",
-    ]  # fmt: skip
-    if os.geteuid() == 0:
-        command.append("--allow-root")
+    env = {
+        **service_env(base),
+        "NODESPACE_KB": str(base / "kb"),
+        "JUPYTER_RUNTIME_DIR": str(base / "jupyter-runtime"),
+    }
+    command = jupyter_command("jupyter_server", port, token, base)
     log = (base / "server.log").open("wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
