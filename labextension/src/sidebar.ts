@@ -844,6 +844,11 @@ export class NodeSpaceSidebar extends Widget {
   }
 
   private select(id: string, focus = true): void {
+    if (this.editing) {
+      // A title being edited keeps the selection and the focus: work that finishes
+      // meanwhile (a reload, a create) must not blur it, which would end the edit.
+      return;
+    }
     const changed = this.selected !== id;
     this.selected = id;
     if (this.detailsFor !== id) {
