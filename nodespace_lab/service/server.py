@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import inspect
 import json
 import logging
 import os
@@ -105,6 +106,13 @@ class Service:
             raise NotFound(f"The service has no method {name!r}; see {PREFIX}/openapi.json.")
         arguments = decode(body)
         args = arguments.pop("args", [])
+        if name not in PROPERTIES:
+            try:  # wrong arguments are the caller's mistake (400), not the service's (500)
+                inspect.signature(getattr(self.kb, name)).bind(*args, **arguments)
+            except TypeError as exc:
+                raise ValidationError(
+                    f"{name}(): {exc}; see {PREFIX}/openapi.json for its arguments."
+                ) from None
 
         def invoke() -> tuple[Any, int]:
             if name in PROPERTIES:

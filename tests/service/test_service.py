@@ -239,3 +239,22 @@ def test_the_command_line_goes_through_a_running_service(service: RunningService
     doctor = nodespace("doctor")
     assert doctor.returncode == 1
     assert "a service is serving it" in doctor.stderr
+
+
+def test_wrong_arguments_are_the_callers_error(service: RunningService) -> None:
+    import http.client
+    import json
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(service.info.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    headers = {"Authorization": f"token {service.info.token}"}
+    connection.request(
+        "POST", "/api/v1/kb/get", json.dumps({"node_id": "x", "colour": "red"}), headers
+    )
+    answer = connection.getresponse()
+    body = json.loads(answer.read())
+    connection.close()
+    assert answer.status == 400
+    assert body["error"] == "ValidationError"
+    assert "get()" in body["message"] and "colour" in body["message"]
