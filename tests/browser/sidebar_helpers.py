@@ -85,3 +85,24 @@ def settle(sidebar: Any) -> None:
         return tree.get_attribute("aria-busy") == "false"
 
     eventually(idle)
+
+
+def start_rename(page: Any, sidebar: Any, title: str) -> None:
+    """Focus the row titled `title` and press Enter until its title field has the focus.
+
+    Under load on CI, Enter was once seen not to open the field (cause not found;
+    see the issue note), so the keypress is repeated rather than the test failing
+    on the step after it.
+    """
+    for _ in range(5):
+        focus_row(page, sidebar, title)
+        page.keyboard.press("Enter")
+        try:
+            page.wait_for_function(
+                "() => document.activeElement?.classList.contains('ns-title-input')",
+                timeout=2000,
+            )
+            return
+        except Exception:  # playwright's TimeoutError: try the keypress again
+            continue
+    raise AssertionError(f"Enter never opened the title field of {title!r}")

@@ -18,7 +18,7 @@ from nodespace_lab.service.client import RemoteKnowledgeBase
 from nodespace_lab.service.runtime import read_info, runtime_file
 
 from .conftest import Lab
-from .sidebar_helpers import connect_remote, focus_row
+from .sidebar_helpers import connect_remote, focus_row, start_rename
 from .sidebar_helpers import eventually as _eventually
 from .sidebar_helpers import open_sidebar as _open_sidebar
 from .sidebar_helpers import row as _row
@@ -155,13 +155,12 @@ def test_the_outline_works_from_the_keyboard(
     [node] = [n for n in remote.children(None) if n.title == "Keyboard note"]
 
     # Enter renames the focused row; Escape leaves the title as it was.
-    focus_row(page, sidebar, "Keyboard note")
-    page.keyboard.press("Enter")
+    start_rename(page, sidebar, "Keyboard note")
     page.keyboard.type("Typed title")
     page.keyboard.press("Enter")
     _row(sidebar, "Typed title").wait_for()
     _eventually(lambda: remote.get(node.id).title == "Typed title")
-    page.keyboard.press("Enter")
+    start_rename(page, sidebar, "Typed title")
     page.keyboard.type("Not kept")
     page.keyboard.press("Escape")
     _row(sidebar, "Typed title").wait_for()
