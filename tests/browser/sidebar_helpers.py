@@ -42,6 +42,9 @@ def open_sidebar(lab: Lab, page: Any, path: str = "") -> Any:
     page.locator(".jp-SideBar [data-id='nodespace-sidebar']").click(timeout=60_000)
     sidebar = page.locator("#nodespace-sidebar")
     sidebar.locator(".ns-live-on").wait_for(timeout=60_000)
+    # The first loads and the feed's catch-up re-render the outline: a click that lands
+    # in the middle of one selects a row that is then replaced.
+    settle(sidebar)
     return sidebar
 
 
