@@ -554,12 +554,7 @@ export class NodeSpaceSidebar extends Widget {
         ),
         snippet
       );
-      item.addEventListener('click', () => this.showAndOpen(hit.id, false));
-      item.addEventListener('keydown', event => {
-        if (event.key === 'Enter') {
-          this.showAndOpen(hit.id, true);
-        }
-      });
+      this.opensOnActivate(item, hit.id);
       list.appendChild(item);
     }
   }
@@ -591,12 +586,7 @@ export class NodeSpaceSidebar extends Widget {
         h('span', { className: 'ns-entry-title', text: displayTitle(entry.title) }),
         entry.kind !== 'text' ? h('span', { className: 'ns-kind', text: entry.kind }) : null
       );
-      item.addEventListener('click', () => this.showAndOpen(entry.id, false));
-      item.addEventListener('keydown', event => {
-        if (event.key === 'Enter') {
-          this.showAndOpen(entry.id, true);
-        }
-      });
+      this.opensOnActivate(item, entry.id);
       list.appendChild(item);
     }
   }
@@ -648,12 +638,7 @@ export class NodeSpaceSidebar extends Widget {
         text: displayTitle(task.title),
         attrs: { tabindex: '0', role: 'button' }
       });
-      title.addEventListener('click', () => this.showAndOpen(task.id, false));
-      title.addEventListener('keydown', event => {
-        if (event.key === 'Enter') {
-          this.showAndOpen(task.id, true);
-        }
-      });
+      this.opensOnActivate(title, task.id);
       const item = h(
         'li',
         {
@@ -889,6 +874,16 @@ export class NodeSpaceSidebar extends Widget {
   private showAndOpen(id: string, focus: boolean): void {
     void this.reveal(id, false);
     this.openNode(id, focus);
+  }
+
+  /** A click on `element` opens the node (focus stays here); Enter opens and focuses it. */
+  private opensOnActivate(element: HTMLElement, id: string): void {
+    element.addEventListener('click', () => this.showAndOpen(id, false));
+    element.addEventListener('keydown', event => {
+      if (event.key === 'Enter') {
+        this.showAndOpen(id, true);
+      }
+    });
   }
 
   private openNode(id: string, focus: boolean): void {
@@ -1516,12 +1511,7 @@ export class NodeSpaceSidebar extends Widget {
       h('span', { className: 'ns-entry-title', text: displayTitle(node.title) }),
       node.kind !== 'text' ? h('span', { className: 'ns-kind', text: node.kind }) : null
     );
-    item.addEventListener('click', () => this.showAndOpen(node.id, false));
-    item.addEventListener('keydown', event => {
-      if (event.key === 'Enter') {
-        this.showAndOpen(node.id, true);
-      }
-    });
+    this.opensOnActivate(item, node.id);
     return item;
   }
 
