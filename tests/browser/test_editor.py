@@ -23,6 +23,7 @@ from .sidebar_helpers import (
     open_sidebar,
     row,
     settle,
+    start_rename,
 )
 
 # Rendering this would run script if the preview let markup through.
@@ -228,9 +229,10 @@ def test_the_context_menu_renames_adds_deletes_and_undoes(
     sidebar.locator(nested, has_text="Child from the menu").wait_for()
     assert [c.title for c in remote.children(node.id)] == ["Child from the menu"]
 
-    context_menu(page, row(sidebar, "Menu note"), "Rename")
-    sidebar.locator(".ns-title-input").fill("Renamed from the menu")
-    sidebar.locator(".ns-title-input").press("Enter")
+    start_rename(page, sidebar, "Menu note", menu=True)
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Renamed from the menu")
+    page.keyboard.press("Enter")
     eventually(lambda: remote.get(node.id).title == "Renamed from the menu")
 
     context_menu(page, row(sidebar, "Renamed from the menu"), "Delete")
