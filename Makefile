@@ -32,6 +32,16 @@ SERVICE_TESTS ?= tests/nodes tests/test_kb.py tests/live tests/search/test_searc
 ##v BENCH_ARGS   arguments for the benchmark runner (default: --sizes 100000,1000000)
 BENCH_ARGS ?= --sizes 100000,1000000
 
+# llama-cpp-python compiles llama.cpp on install (~7 min on 2 cores, cached by pip after).
+# Its default -march=native build crashes on some x86 CPUs (an AMX code path segfaults on
+# the first decode): build portably instead. Set LLAMA_CMAKE_ARGS to override.
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_BMI2=ON -DLLAVA_BUILD=OFF
+else ifeq ($(shell uname -s),Linux)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
+endif
+
 # Recursive (=) so that `id -u` only runs for `make lab`.
 ROOT_FLAG = $(if $(filter 0,$(shell id -u)),--allow-root)
 
@@ -54,7 +64,7 @@ LABEXTENSION := $(wildcard labextension/package.json labextension/yarn.lock \
 # extension's sources triggers a reinstall.
 $(STAMP): pyproject.toml $(LABEXTENSION) | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade --disable-pip-version-check pip
-	$(BIN)/python -m pip install --disable-pip-version-check -e ".[dev]"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --disable-pip-version-check -e ".[dev]"
 	touch $@
 
 venv install: $(STAMP) ## Create .venv and install the package with all extras and the JupyterLab extension (needs Node.js)

@@ -50,12 +50,22 @@ export interface IChangeSet {
   undoes?: number | null;
 }
 
-/** What `GET status` answers. */
+/** What `GET status` (and `POST select`) answer. */
 export interface IStatus {
-  kb: string;
+  /** The current knowledge base (resolved path), or null when none is chosen. */
+  kb: string | null;
   running: boolean;
   restarts: number;
+  /** Counts switches of the current knowledge base. */
+  generation: number;
+  /** The knowledge base JupyterLab started with (NODESPACE_KB), if any. */
+  started_with: string | null;
+  /** The Jupyter root folder: relative knowledge-base paths start here. */
+  root: string;
 }
+
+/** Close code of the feed when the current knowledge base changed. */
+export const FEED_SWITCHED = 4001;
 
 /** A call's answer: its result and the newest sequence number after it. */
 export interface IAnswer<T> {
@@ -141,12 +151,18 @@ export class NodeSpaceApi {
 
   readonly settings: ServerConnection.ISettings;
 
-  /** The service status, or null when the server has no knowledge base (NODESPACE_KB unset). */
-  async status(): Promise<IStatus | null> {
+  /** The current knowledge base and whether its service runs. */
+  async status(): Promise<IStatus> {
     const response = await this.request('GET', 'status');
-    if (response.status === 404) {
-      return null;
-    }
+    return (await this.json(response)) as IStatus;
+  }
+
+  /**
+   * Make the knowledge base at `path` the current one (relative to the Jupyter
+   * root; "" is the one JupyterLab started with). Resolves once its service answers.
+   */
+  async select(path: string): Promise<IStatus> {
+    const response = await this.request('POST', 'select', JSON.stringify({ path }));
     return (await this.json(response)) as IStatus;
   }
 
@@ -171,9 +187,13 @@ export class NodeSpaceApi {
     return { result: decode(data.result) as T, seq: data.seq };
   }
 
-  /** The websocket URL of the change feed, replaying every change after `since`. */
-  feedUrl(since: number): string {
-    let url = URLExt.join(this.settings.wsUrl, API_PATH, `feed?since=${since}`);
+  /**
+   * The websocket URL of the change feed of knowledge base `kb`, replaying every
+   * change after `since` (the server closes it if `kb` is no longer current).
+   */
+  feedUrl(since: number, kb: string): string {
+    const query = `feed?since=${since}&kb=${encodeURIComponent(kb)}`;
+    let url = URLExt.join(this.settings.wsUrl, API_PATH, query);
     if (this.settings.appendToken && this.settings.token) {
       url += `&token=${encodeURIComponent(this.settings.token)}`;
     }
@@ -223,7 +243,8 @@ export class ChangeFeed {
   constructor(
     private readonly api: NodeSpaceApi,
     private readonly onChange: (change: IChangeSet) => void,
-    private readonly onState: (connected: boolean) => void
+    private readonly onState: (connected: boolean) => void,
+    private readonly onSwitched: () => void
   ) {}
 
   /** Newest sequence number seen (start point of a reconnection). */
@@ -235,9 +256,10 @@ export class ChangeFeed {
     return this._connected;
   }
 
-  /** Open the feed from `since`; an open feed is closed first. */
-  start(since: number): void {
+  /** Open the feed of knowledge base `kb` from `since`; an open feed is closed first. */
+  start(since: number, kb: string): void {
     this._seq = since;
+    this.kb = kb;
     this._stopped = false;
     this.close();
     this.connect();
@@ -254,7 +276,7 @@ export class ChangeFeed {
       return;
     }
     const WebSocketClass = this.api.settings.WebSocket;
-    const socket = new WebSocketClass(this.api.feedUrl(this._seq));
+    const socket = new WebSocketClass(this.api.feedUrl(this._seq, this.kb));
     this.socket = socket;
     socket.onopen = () => {
       this.retryMs = 250;
@@ -277,13 +299,16 @@ export class ChangeFeed {
         this.onChange(change);
       }
     };
-    socket.onclose = () => {
+    socket.onclose = event => {
       if (this.socket !== socket) {
         return;
       }
       this.socket = null;
       this.setConnected(false);
-      if (!this._stopped) {
+      if (event.code === FEED_SWITCHED) {
+        this._stopped = true; // its sequence numbers mean nothing in another knowledge base
+        this.onSwitched();
+      } else if (!this._stopped) {
         this.timer = window.setTimeout(() => this.connect(), this.retryMs);
         this.retryMs = Math.min(this.retryMs * 2, 2000);
       }
@@ -310,6 +335,7 @@ export class ChangeFeed {
   }
 
   private socket: WebSocket | null = null;
+  private kb = '';
   private timer = 0;
   private retryMs = 250;
   private _seq = 0;

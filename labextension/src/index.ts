@@ -1,7 +1,8 @@
 /**
  * NodeSpace Lab for JupyterLab: a left sidebar on the knowledge base the
- * Jupyter server was started with (`NODESPACE_KB`), node editors in the main
- * area, commands (palette and the outline's context menu) and settings.
+ * Jupyter server was started with (`NODESPACE_KB`) or the one chosen in the
+ * settings, node editors in the main area, commands (palette and the
+ * outline's context menu) and settings.
  */
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, showErrorMessage, WidgetTracker } from '@jupyterlab/apputils';
@@ -31,8 +32,6 @@ namespace CommandIDs {
 
 const PLUGIN_ID = 'nodespace-lab:sidebar';
 const CATEGORY = 'NodeSpace';
-/** What the settings editor shows as the knowledge base before the server answered. */
-const UNKNOWN_KB = '(not known yet: the NodeSpace service did not answer)';
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
@@ -94,6 +93,27 @@ const plugin: JupyterFrontEndPlugin<void> = {
       return panel;
     };
     sidebar.openHandler = (id, options) => void openNode(id, options.focus);
+
+    // Switching the knowledge base: unsaved edits are saved first (a conflict stops
+    // the switch), then the editors of the old one close.
+    sidebar.beforeSwitch = async () => {
+      for (const panel of editors.filter(widget => widget.content.dirty)) {
+        await panel.content.save();
+        if (panel.content.dirty) {
+          throw new Error(
+            `“${panel.content.title.label}” has changes that could not be saved; ` +
+              'save or discard them, then choose the knowledge base again.'
+          );
+        }
+      }
+    };
+    sidebar.kbChanged.connect(() => {
+      // A dirty editor here means the switch came from another tab: it stays open so
+      // its text is not lost (saving it reports that the node is not found).
+      for (const panel of editors.filter(widget => !widget.content.dirty)) {
+        panel.dispose();
+      }
+    });
     if (restorer) {
       void restorer.restore(editors, {
         command: CommandIDs.openNode,
@@ -292,27 +312,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     // -- settings ----------------------------------------------------------------
 
     if (settingRegistry) {
-      // The schema shows the knowledge base read-only; its value is filled in here.
-      let kbPath = '';
-      settingRegistry.transform(PLUGIN_ID, {
-        fetch: fetched => {
-          const properties = fetched.schema.properties ?? {};
-          const kb = properties['knowledgeBase'];
-          if (kb) {
-            kb.default = kbPath || UNKNOWN_KB;
-          }
-          return fetched;
-        }
-      });
-      const known = sidebar.api
-        .status()
-        .then(status => {
-          kbPath = status ? status.kb : '(none: JupyterLab was started without NODESPACE_KB)';
-        })
-        .catch(() => undefined);
-      const timeout = new Promise(resolve => window.setTimeout(resolve, 5000));
-      void Promise.race([known, timeout])
-        .then(() => settingRegistry.load(PLUGIN_ID))
+      void settingRegistry
+        .load(PLUGIN_ID)
         .then(settings => {
           sidebar.applySettings(readSettings(settings));
           settings.changed.connect(() => sidebar.applySettings(readSettings(settings)));

@@ -8,6 +8,8 @@ export type SectionName = 'search' | 'today' | 'tasks' | 'selected' | 'outline';
 export const SECTIONS: SectionName[] = ['search', 'today', 'tasks', 'selected', 'outline'];
 
 export interface ISidebarSettings {
+  /** Folder of the knowledge base (relative to the Jupyter root); '' is NODESPACE_KB's. */
+  knowledgeBase: string;
   /** Which sections are shown (a section left out of the user's value is shown). */
   sections: Record<SectionName, boolean>;
   tasksLimit: number;
@@ -15,6 +17,7 @@ export interface ISidebarSettings {
 }
 
 export const DEFAULT_SETTINGS: ISidebarSettings = {
+  knowledgeBase: '',
   sections: { search: true, today: true, tasks: true, selected: true, outline: true },
   tasksLimit: 50,
   searchLimit: 20
@@ -36,7 +39,9 @@ export function readSettings(settings: ISettingRegistry.ISettings): ISidebarSett
       sections[name] = chosen[name] as boolean;
     }
   }
+  const knowledgeBase = composite['knowledgeBase'];
   return {
+    knowledgeBase: typeof knowledgeBase === 'string' ? knowledgeBase.trim() : '',
     sections,
     tasksLimit: limit(composite['tasksLimit'], DEFAULT_SETTINGS.tasksLimit, 500),
     searchLimit: limit(composite['searchLimit'], DEFAULT_SETTINGS.searchLimit, 200)

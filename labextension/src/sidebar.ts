@@ -65,7 +65,8 @@ export class NodeSpaceSidebar extends Widget {
     this.feed = new ChangeFeed(
       this.api,
       change => this.onChange(change),
-      connected => this.onFeedState(connected)
+      connected => this.onFeedState(connected),
+      () => this.reload()
     );
     this.buildDom();
   }
@@ -82,8 +83,24 @@ export class NodeSpaceSidebar extends Widget {
     return this._selectionChanged;
   }
 
+  /** Another knowledge base became current (chosen here or in another tab): its path or null. */
+  get kbChanged(): ISignal<this, string | null> {
+    return this._kbChanged;
+  }
+
+  /** The path of the knowledge base shown ('' before the server answered). */
+  get kbPath(): string {
+    return this._kbPath;
+  }
+
   /** Opens a node in the main area (set by the plugin). */
   openHandler: OpenHandler | null = null;
+
+  /**
+   * Runs before this sidebar switches to another knowledge base (the plugin saves
+   * the node editors' unsaved changes); a rejection stops the switch.
+   */
+  beforeSwitch: (() => Promise<void>) | null = null;
 
   /** The node selected in the outline, if any. */
   get selectedId(): string | null {
@@ -95,12 +112,21 @@ export class NodeSpaceSidebar extends Widget {
     this.ensureStarted();
   }
 
-  /** Apply the settings: shown sections and list sizes. */
+  /** Apply the settings: the knowledge base, shown sections and list sizes. */
   applySettings(settings: ISidebarSettings): void {
     const before = this.settings;
     this.settings = settings;
     for (const name of SECTIONS) {
       this.sectionOf(name).hidden = !settings.sections[name];
+    }
+    const wanted = settings.knowledgeBase;
+    if (wanted !== this.requestedKb) {
+      // At start-up an empty setting keeps whatever the server uses (NODESPACE_KB).
+      const first = this.requestedKb === null;
+      this.requestedKb = wanted;
+      if (wanted || !first) {
+        void this.switchTo(wanted);
+      }
     }
     if (!this.started) {
       return;
@@ -268,22 +294,31 @@ export class NodeSpaceSidebar extends Widget {
 
   private async connect(): Promise<void> {
     window.clearTimeout(this.retryTimer);
-    let status: IStatus | null;
+    const attempt = ++this.connectAttempt; // a newer attempt (after a switch) wins
+    let status: IStatus;
     try {
       status = await this.api.status();
     } catch (error) {
-      this.setMode('error', `Cannot reach the Jupyter server: ${errorText(error)}`);
-      this.retryLater(3000);
+      if (attempt === this.connectAttempt) {
+        this.setMode('error', `Cannot reach the Jupyter server: ${errorText(error)}`);
+        this.retryLater(3000);
+      }
       return;
     }
-    if (status === null) {
+    if (attempt !== this.connectAttempt) {
+      return;
+    }
+    if (status.kb === null) {
       this.setMode(
         'unconfigured',
-        'No knowledge base: start JupyterLab with NODESPACE_KB=<folder> (`make lab` does).'
+        'No knowledge base: choose one in Settings › NodeSpace › Knowledge base, or start ' +
+          'JupyterLab with NODESPACE_KB=<folder> (`make lab` does).'
       );
       return;
     }
-    this._kbPath = status.kb;
+    const kb = status.kb;
+    this._kbPath = kb;
+    this.startedWith = status.started_with;
     if (!status.running) {
       this.setMode('waiting', this.waitingText(status.restarts));
       this.retryLater(1000);
@@ -293,10 +328,15 @@ export class NodeSpaceSidebar extends Widget {
       const info = await this.api.info();
       this.pending.all = true;
       await this.flush(true);
-      this.feed.start(info.seq);
+      if (attempt !== this.connectAttempt) {
+        return;
+      }
+      this.feed.start(info.seq, kb);
       this.setMode('ready');
     } catch (error) {
-      if (isRestarting(error)) {
+      if (attempt !== this.connectAttempt) {
+        return;
+      } else if (isRestarting(error)) {
         this.setMode('waiting', this.waitingText(status.restarts));
         this.retryLater(1000);
       } else {
@@ -304,6 +344,64 @@ export class NodeSpaceSidebar extends Widget {
         this.retryLater(5000);
       }
     }
+  }
+
+  /** Ask the server for the knowledge base at `path` ("" is JupyterLab's own) and reload. */
+  private async switchTo(path: string): Promise<void> {
+    const token = ++this.switchToken;
+    const shown = path || 'the one JupyterLab started with';
+    this.message = `Opening knowledge base ${shown}…`;
+    this.renderStatus();
+    try {
+      await this.beforeSwitch?.();
+      const status = await this.api.select(path);
+      if (token !== this.switchToken) {
+        return;
+      }
+      if (status.kb !== this._kbPath || this.mode !== 'ready') {
+        this.reload();
+      } else {
+        this.clearMessage();
+      }
+    } catch (error) {
+      if (token === this.switchToken) {
+        this.message = `Knowledge base not changed: ${errorText(error)}`;
+        this.renderStatus();
+      }
+    }
+  }
+
+  /** The knowledge base changed: forget what was shown and connect to the new one. */
+  private reload(): void {
+    this.feed.stop();
+    this.editing = null; // an unfinished title edit belongs to the old knowledge base: dropped
+    this.nodes.clear();
+    this.lists.clear();
+    this.expanded.clear();
+    this.childCounts.clear();
+    for (const [key, token] of this.childTokens) {
+      this.childTokens.set(key, token + 1); // answers still in flight are dropped
+    }
+    this.searchToken++;
+    this.todayToken++;
+    this.tasksToken++;
+    this.detailsToken++;
+    this.taggedToken++;
+    this.today = null;
+    this.detailsFor = null;
+    this.tagShown = null;
+    this.undoAction = null;
+    this.undoBar.hidden = true;
+    this.pending = new Pending();
+    if (this.selected !== null) {
+      this.selected = null;
+      this._selectionChanged.emit(null);
+    }
+    this.renderOutline();
+    this._kbPath = '';
+    this.started = true;
+    this.setMode('connecting', 'Opening the knowledge base…');
+    void this.connect().then(() => this._kbChanged.emit(this._kbPath || null));
   }
 
   private waitingText(restarts: number): string {
@@ -354,7 +452,10 @@ export class NodeSpaceSidebar extends Widget {
         h('span', {
           className: 'ns-kb-name',
           text: name,
-          title: `${path} (set by NODESPACE_KB when JupyterLab starts)`
+          title:
+            path === this.startedWith
+              ? `${path} (set by NODESPACE_KB when JupyterLab started)`
+              : `${path} (chosen in Settings › NodeSpace)`
         })
       );
       const live = this.feed.connected;
@@ -1645,11 +1746,17 @@ export class NodeSpaceSidebar extends Widget {
   private readonly feed: ChangeFeed;
   private readonly _changed = new Signal<this, IChangeSet>(this);
   private readonly _selectionChanged = new Signal<this, string | null>(this);
+  private readonly _kbChanged = new Signal<this, string | null>(this);
   private settings: ISidebarSettings = DEFAULT_SETTINGS;
   private started = false;
   private mode: Mode = 'connecting';
   private message = '';
   private _kbPath = '';
+  private startedWith: string | null = null;
+  /** The knowledge base the settings ask for; null until the settings are first applied. */
+  private requestedKb: string | null = null;
+  private switchToken = 0;
+  private connectAttempt = 0;
   private retryTimer = 0;
   private flushTimer = 0;
   private searchTimer = 0;

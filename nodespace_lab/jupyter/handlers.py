@@ -1,8 +1,9 @@
 """The service's API for the browser, under the Jupyter server's own authentication.
 
-`/nodespace/api/v1/...` forwards to the knowledge-base service with the
-service's token, which never reaches the browser. Every handler requires
-Jupyter's login (token or cookie) and authorisation, the websocket too.
+`/nodespace/api/v1/...` forwards to the current knowledge base's service
+with the service's token, which never reaches the browser; `select` changes
+which knowledge base that is. Every handler requires Jupyter's login (token or
+cookie) and authorisation, the websocket too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from jupyter_server.auth.decorator import authorized, ws_authenticated
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from tornado import httpclient, web, websocket
 
+from ..errors import NodespaceError
 from ..service.api import METHODS, PREFIX
+from .selection import KnowledgeBases
 from .supervisor import Supervisor
 
 BASE = "nodespace"
@@ -25,8 +28,19 @@ AUTH_RESOURCE = "nodespace"
 class _ServiceHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
 
-    def initialize(self, supervisor: Supervisor) -> None:
-        self.supervisor = supervisor
+    def initialize(self, kbs: KnowledgeBases) -> None:
+        self.kbs = kbs
+
+    @property
+    def supervisor(self) -> Supervisor:
+        """The current knowledge base's supervisor (404 when none is chosen)."""
+        if self.kbs.current is None:
+            raise web.HTTPError(
+                404,
+                "No knowledge base: choose one in Settings > NodeSpace, or start JupyterLab "
+                "with NODESPACE_KB=<folder>.",
+            )
+        return self.kbs.current
 
     async def forward(self, method: str, route: str, body: bytes | None = None) -> None:
         info = self.supervisor.info
@@ -53,16 +67,50 @@ class StatusHandler(_ServiceHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        info = self.supervisor.info
-        self.finish(
-            json.dumps(
+        self.finish(json.dumps(status_of(self.kbs)))
+
+
+def status_of(kbs: KnowledgeBases) -> dict[str, Any]:
+    """The status answer: the current knowledge base (or null) and its service's state."""
+    current = kbs.current
+    return {
+        "kb": str(current.kb_path) if current else None,
+        "running": current is not None and current.info is not None,
+        "restarts": current.restarts if current else 0,
+        "generation": kbs.generation,
+        "started_with": str(kbs.started_with) if kbs.started_with else None,
+        "root": str(kbs.root),
+    }
+
+
+class SelectHandler(_ServiceHandler):
+    """`POST {"path": ...}`: make another knowledge base the current one."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            body = None
+        path = body.get("path") if isinstance(body, dict) else None
+        if not isinstance(path, str):
+            self.set_status(400)
+            self.finish(
                 {
-                    "kb": str(self.supervisor.kb_path),
-                    "running": info is not None,
-                    "restarts": self.supervisor.restarts,
+                    "error": "ValidationError",
+                    "message": 'select needs a JSON body {"path": "<folder>"}; "" means the '
+                    "knowledge base JupyterLab started with.",
                 }
             )
-        )
+            return
+        try:
+            await self.kbs.select(path)
+        except NodespaceError as error:
+            self.set_status(503 if error.__class__.__name__ == "ServiceUnavailable" else 400)
+            self.finish({"error": type(error).__name__, "message": str(error)})
+            return
+        self.finish(json.dumps(status_of(self.kbs)))
 
 
 class InfoHandler(_ServiceHandler):
@@ -93,22 +141,33 @@ class FeedHandler(websocket.WebSocketHandler, JupyterHandler):  # type: ignore[m
 
     auth_resource = AUTH_RESOURCE
 
-    def initialize(self, supervisor: Supervisor) -> None:
-        self.supervisor = supervisor
+    def initialize(self, kbs: KnowledgeBases, feeds: set[FeedHandler]) -> None:
+        self.kbs = kbs
+        self.feeds = feeds  # the open feeds, closed when the knowledge base changes
         self.upstream: websocket.WebSocketClientConnection | None = None
 
     @ws_authenticated
     @authorized
     async def get(self, *args: Any, **kwargs: Any) -> None:
-        if self.supervisor.info is None:
+        current = self.kbs.current
+        if current is None:
+            raise web.HTTPError(404, "No knowledge base is chosen.")
+        if current.info is None:
             raise web.HTTPError(503, "The NodeSpace service is starting or restarting; retry.")
         await super().get(*args, **kwargs)
 
     async def open(self, *args: Any, **kwargs: Any) -> None:
-        info = self.supervisor.info
+        current = self.kbs.current
+        wanted = self.get_query_argument("kb", "")
+        if current is None or (wanted and wanted != str(current.kb_path)):
+            # Sequence numbers belong to one knowledge base: never replay another's.
+            self.close(SWITCHED, "the knowledge base changed; reload")
+            return
+        info = current.info
         if info is None:
             self.close(1013, "service restarting")
             return
+        self.feeds.add(self)
         since = self.get_query_argument("since", "")
         url = info.url.replace("http", "ws", 1) + f"{PREFIX}/feed?since={since}"
         request = httpclient.HTTPRequest(url, headers={"Authorization": f"token {info.token}"})
@@ -125,18 +184,30 @@ class FeedHandler(websocket.WebSocketHandler, JupyterHandler):  # type: ignore[m
         """The feed is one-way; messages from the browser are ignored."""
 
     def on_close(self) -> None:
+        self.feeds.discard(self)
         if self.upstream is not None:
             self.upstream.close()
 
 
-def handlers(base_url: str, supervisor: Supervisor) -> list[tuple[str, type, dict[str, Any]]]:
+SWITCHED = 4001  # websocket close code: the current knowledge base changed
+
+
+def handlers(base_url: str, kbs: KnowledgeBases) -> list[tuple[str, type, dict[str, Any]]]:
     """The routes of the extension, under the server's base URL."""
     root = base_url.rstrip("/") + f"/{BASE}{PREFIX}"
-    options = {"supervisor": supervisor}
+    options = {"kbs": kbs}
+    feeds: set[FeedHandler] = set()
+
+    def close_feeds() -> None:
+        for feed in list(feeds):
+            feed.close(SWITCHED, "the knowledge base changed; reload")
+
+    kbs.on_switch(close_feeds)
     return [
         (f"{root}/status", StatusHandler, options),
+        (f"{root}/select", SelectHandler, options),
         (f"{root}/info", InfoHandler, options),
         (rf"{root}/openapi\.json", OpenAPIHandler, options),
         (rf"{root}/kb/([a-z_]+)", CallHandler, options),
-        (f"{root}/feed", FeedHandler, options),
+        (f"{root}/feed", FeedHandler, {**options, "feeds": feeds}),
     ]

@@ -13,10 +13,11 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..config import load_settings
-from ..service.runtime import ENV_SERVICE, ServiceInfo, read_info, runtime_dir, runtime_file
+from ..service.runtime import ServiceInfo, read_info, runtime_dir, runtime_file
 from ..service.server import ENV_PARENT
 
 MAX_BACKOFF_S = 30.0
@@ -25,14 +26,21 @@ MAX_BACKOFF_S = 30.0
 class Supervisor:
     """The service of one knowledge base, as seen from the Jupyter server."""
 
-    def __init__(self, kb_path: Path, log: logging.Logger) -> None:
+    def __init__(
+        self,
+        kb_path: Path,
+        log: logging.Logger,
+        on_ready: Callable[[Supervisor], None] | None = None,
+    ) -> None:
         self.kb_path = kb_path.expanduser().resolve()
         self.log = log
+        self.on_ready = on_ready
         settings = load_settings(self.kb_path)
         self.runtime = runtime_file(self.kb_path, runtime_dir(settings.service.runtime_dir))
         self.process: subprocess.Popen[bytes] | None = None
         self.info: ServiceInfo | None = None
         self.restarts = 0
+        self.last_exit: int | None = None  # exit code of the service we started, once it died
         self._backoff = 1.0
         self._next_start = 0.0
 
@@ -41,7 +49,7 @@ class Supervisor:
         self.info = read_info(self.runtime)
         if self.info is not None:
             self.log.info("nodespace: using the service at %s for %s", self.info.url, self.kb_path)
-            self._export()
+            self._ready()
             return
         command = [sys.executable, "-m", "nodespace_lab", "serve", str(self.kb_path)]
         env = {**os.environ, ENV_PARENT: str(os.getpid())}
@@ -53,7 +61,7 @@ class Supervisor:
     def check(self) -> None:
         """Called every second: notice a new runtime file, restart a dead service."""
         if self.process is not None and self.process.poll() is not None:
-            code = self.process.returncode
+            code = self.last_exit = self.process.returncode
             self.process, self.info = None, None
             self._next_start = time.monotonic() + self._backoff
             self.log.warning(
@@ -67,7 +75,7 @@ class Supervisor:
             if info is not None:
                 self.info = info
                 self._backoff = 1.0
-                self._export()
+                self._ready()
             elif self.process is None and time.monotonic() >= self._next_start:
                 self.restarts += 1
                 self.start()
@@ -85,10 +93,9 @@ class Supervisor:
             time.sleep(0.05)
         return None
 
-    def _export(self) -> None:
-        # Kernels started from now on inherit these and connect() to the service.
-        os.environ[ENV_SERVICE] = str(self.runtime)
-        os.environ.setdefault("NODESPACE_KB", str(self.kb_path))
+    def _ready(self) -> None:
+        if self.on_ready is not None:
+            self.on_ready(self)
 
     def stop(self) -> None:
         """Stop the service we started (an attached one keeps running)."""

@@ -331,21 +331,18 @@ def test_a_live_query_goes_into_the_notebook_and_stays_live(
     assert "TaskList.of(ns.connect())" in source
 
 
-def test_settings_choose_the_sections_and_show_the_knowledge_base(
-    lab: Lab, lab_page: Any, remote: RemoteKnowledgeBase
-) -> None:
+def _settings_form(page: Any) -> Any:
+    page.keyboard.press("Control+,")  # the settings editor
+    page.locator(".jp-PluginList-entry", has_text="NodeSpace").first.click()
+    return page.locator(".jp-SettingsForm", has_text="Knowledge base").first
+
+
+def test_settings_choose_the_sections(lab: Lab, lab_page: Any, remote: RemoteKnowledgeBase) -> None:
     page = lab_page
     for title in ("Limited task 1", "Limited task 2"):
         remote.create("task", title, due="2000-01-01")  # overdue: first in the list
     sidebar = open_sidebar(lab, page)
-    page.keyboard.press("Control+,")  # the settings editor
-    page.locator(".jp-PluginList-entry", has_text="NodeSpace").first.click()
-    form = page.locator(".jp-SettingsForm", has_text="Knowledge base (read-only)").first
-
-    # The knowledge base is shown, read-only: NODESPACE_KB decides it.
-    kb_field = form.locator("input[id$='_knowledgeBase']")
-    assert kb_field.input_value() == str(lab.kb_path)
-    assert kb_field.evaluate("el => el.readOnly")
+    form = _settings_form(page)
 
     # Hiding a section hides it at once; showing it again brings it back, loaded.
     tasks = sidebar.locator(".ns-tasks-section")
@@ -367,3 +364,46 @@ def test_settings_choose_the_sections_and_show_the_knowledge_base(
     limit.fill("50")
     limit.press("Tab")
     eventually(lambda: shown.count() >= 2)
+
+
+def test_settings_switch_the_knowledge_base(
+    lab: Lab, lab_page: Any, remote: RemoteKnowledgeBase
+) -> None:
+    page = lab_page
+    remote.create("text", "Lives in the first knowledge base")
+    sidebar = open_sidebar(lab, page)
+    row(sidebar, "Lives in the first").wait_for()
+    row(sidebar, "Lives in the first").locator(".ns-title").click()  # opens an editor
+    page.locator(".ns-editor").first.wait_for()
+    kb_name = sidebar.locator(".ns-kb-name")
+    assert kb_name.inner_text() == lab.kb_path.name
+    form = _settings_form(page)
+    field = form.locator("input[id$='_knowledgeBase']")
+    assert field.input_value() == ""
+    try:
+        # A new folder under the Jupyter root becomes a knowledge base; the sidebar,
+        # its feed and new kernels move to it, and the old one's editors close.
+        field.fill("projects/research")
+        field.press("Tab")
+        eventually(lambda: kb_name.is_visible() and kb_name.inner_text() == "research", 60)
+        sidebar.locator(".ns-live-on").wait_for(timeout=30_000)
+        sidebar.locator(".ns-tree .ns-empty", has_text="Nothing here yet").wait_for()
+        assert page.locator(".ns-editor").count() == 0
+        sidebar.locator(".ns-create input").fill("Research question")
+        sidebar.locator(".ns-create input").press("Enter")
+        row(sidebar, "Research question").wait_for()
+        assert (lab.root / "projects" / "research").is_dir()
+        assert not remote.search("Research question")  # not written to the first one
+
+        # A path outside the Jupyter root is refused; the sidebar stays where it is.
+        field.fill("/etc")
+        field.press("Tab")
+        sidebar.locator(".ns-note", has_text="Knowledge base not changed").wait_for()
+        assert "outside the Jupyter root" in sidebar.locator(".ns-note").inner_text()
+        assert kb_name.inner_text() == "research"
+    finally:
+        field.fill("")
+        field.press("Tab")
+    eventually(lambda: kb_name.is_visible() and kb_name.inner_text() == lab.kb_path.name, 60)
+    row(sidebar, "Lives in the first").wait_for()
+    assert row(sidebar, "Research question").count() == 0

@@ -24,6 +24,7 @@ from ..service.running import service_env
 
 ROUTES = [
     ("GET", "status"),
+    ("POST", "select"),
     ("GET", "info"),
     ("GET", "openapi.json"),
     ("POST", "kb/create"),
@@ -144,6 +145,64 @@ def test_a_dead_service_is_restarted(server: Server) -> None:
     assert server.call("POST", "kb/exists", {"args": ["nope"]})[1]["result"] is False
     log = (server.kb_path.parent / "server.log").read_text()
     assert "exited with code" in log and "restarting in" in log
+
+
+def test_the_settings_choose_another_knowledge_base(server: Server) -> None:
+    root = server.kb_path.parent
+    _, before = server.call("GET", "status")
+    status, chosen = server.call("POST", "select", {"path": "research"})
+    assert status == 200, chosen
+    assert chosen["kb"] == str(root / "research") and chosen["running"]
+    assert chosen["generation"] == before["generation"] + 1
+    assert chosen["started_with"] == str(server.kb_path)
+    status, created = server.call("POST", "kb/create", {"args": ["text", "only in research"]})
+    assert status == 200, created
+    _, info = server.call("GET", "info")
+    assert info["path"] == str(root / "research")
+    # The first knowledge base's service keeps running for kernels still using it.
+    assert server.service_info() is not None
+    status, back = server.call("POST", "select", {"path": ""})
+    assert (status, back["kb"]) == (200, str(server.kb_path))
+    found = server.call("POST", "kb/exists", {"args": [created["result"]["value"]["id"]]})[1]
+    assert found["result"] is False
+    again = server.call("POST", "select", {"path": str(server.kb_path)})[1]
+    assert again["generation"] == back["generation"]  # already current: nothing switched
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("/etc", "outside the Jupyter root"),
+        ("../..", "outside the Jupyter root"),
+        ("server.log", "is a file"),
+        ("jupyter-runtime", "is not a knowledge base"),
+        ("server.log/kb", "is a file, so no folder can be made under it"),
+    ],
+)
+def test_a_bad_knowledge_base_path_is_refused(server: Server, path: str, says: str) -> None:
+    (server.kb_path.parent / "jupyter-runtime").mkdir(exist_ok=True)
+    (server.kb_path.parent / "jupyter-runtime" / "x.json").touch()
+    _, before = server.call("GET", "status")
+    status, error = server.call("POST", "select", {"path": path})
+    assert (status, error["error"]) == (400, "ValidationError")
+    assert says in error["message"] and repr(path) in error["message"]
+    assert server.call("GET", "status")[1] == before
+    assert server.call("POST", "select", {"wrong": 1})[0] == 400
+
+
+def test_a_feed_of_the_old_knowledge_base_is_closed_on_switch(server: Server) -> None:
+    from tornado import httpclient, websocket
+    from tornado.ioloop import IOLoop
+
+    async def feed_close_code(kb: Path) -> int | None:
+        url = server.url.replace("http", "ws") + f"/nodespace/api/v1/feed?since=0&kb={kb}"
+        request = httpclient.HTTPRequest(url, headers={"Authorization": f"token {server.token}"})
+        connection = await websocket.websocket_connect(request)
+        while await connection.read_message() is not None:
+            pass
+        return connection.close_code
+
+    assert IOLoop().run_sync(lambda: feed_close_code(server.kb_path / "other")) == 4001
 
 
 def test_stopping_jupyter_stops_the_service(server: Server) -> None:
