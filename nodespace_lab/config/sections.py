@@ -73,15 +73,63 @@ class SecuritySettings(param.Parameterized):
 class AISettings(param.Parameterized):
     """Local models (used by the AI features)."""
 
-    backend: param.Selector[str] = param.Selector(
+    backend = param.String(
         default="auto",
-        objects=["auto", "llamacpp", "mlx", "openai"],
-        doc="Model backend; 'auto' picks MLX on Apple Silicon and llama.cpp elsewhere.",
+        doc="Model backend: 'llamacpp', 'mlx', 'openai' or a plugin's; 'auto' picks MLX on "
+        "Apple Silicon (when mlx-lm is installed) and llama.cpp elsewhere.",
     )
     model_path = param.String(
-        default="", doc="Path to a GGUF file or MLX folder; empty uses the packaged Gemma 3 270M."
+        default="",
+        doc="GGUF file (llama.cpp) or MLX model folder; empty uses the packaged Gemma 3 270M "
+        "(for MLX, converted from the packaged GGUF once and cached).",
+    )
+    context_length = param.Integer(
+        default=4096, bounds=(256, 131_072), doc="Context window of the chat model, in tokens."
     )
     threads = param.Integer(default=1, bounds=(1, 256), doc="Threads used for inference.")
+    timeout_s = param.Number(
+        default=120.0,
+        bounds=(1.0, 3600.0),
+        doc="Longest one model call may take before it is stopped (the model is reloaded).",
+    )
+    load_timeout_s = param.Number(
+        default=180.0, bounds=(5.0, 3600.0), doc="Longest loading a model may take."
+    )
+    failure_threshold = param.Integer(
+        default=3,
+        bounds=(1, 100),
+        doc="Failed calls in a row after which AI calls are refused for `cooldown_s`.",
+    )
+    cooldown_s = param.Number(
+        default=30.0,
+        bounds=(0.0, 3600.0),
+        doc="How long AI calls are refused after repeated failures (the circuit breaker).",
+    )
+    openai_url = param.String(
+        default="",
+        doc="Base URL of an OpenAI-compatible server for backend 'openai', e.g. "
+        "http://127.0.0.1:8080/v1 (llama-server, Ollama, LM Studio, vLLM).",
+    )
+    openai_model = param.String(
+        default="", doc="Model name sent to the OpenAI-compatible server (backend 'openai')."
+    )
+    openai_api_key_env = param.String(
+        default="OPENAI_API_KEY",
+        doc="Environment variable holding the API key for backend 'openai' (the key itself "
+        "is never stored in a settings file).",
+    )
+    embedding_model = param.String(
+        default="minilm",
+        doc="Sentence-embedding model for semantic search: 'minilm' (the packaged "
+        "all-MiniLM-L6-v2, ONNX int8, 384 dimensions) or a folder with model.onnx and "
+        "tokenizer.json. Changing it re-embeds every node.",
+    )
+    answer_tokens = param.Integer(
+        default=384, bounds=(16, 8192), doc="Longest answer `ask()` generates, in tokens."
+    )
+    context_nodes = param.Integer(
+        default=8, bounds=(1, 100), doc="How many retrieved nodes `ask()` gives the model."
+    )
 
 
 class ServiceSettings(param.Parameterized):
