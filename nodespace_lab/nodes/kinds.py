@@ -114,6 +114,12 @@ def _register_builtins() -> None:
     )
     register_kind(KindSpec("tag", "A tag; nodes join it with kb.tag(node, name)."))
     register_kind(KindSpec("collection", "A named collection; a node may be in several."))
+    register_kind(
+        KindSpec(
+            "chat",
+            "A conversation with the local model (kb.ask); links to the nodes its answers cite.",
+        )
+    )
 
 
 _register_builtins()
