@@ -67,6 +67,43 @@ export interface IStatus {
 /** Close code of the feed when the current knowledge base changed. */
 export const FEED_SWITCHED = 4001;
 
+/** A cited node of an answer: `[number]` in the text means node `id`. */
+export interface ICitation {
+  number: number;
+  id: string;
+  title: string;
+}
+
+/** A node retrieved for an answer, and why (search, or a neighbour of another source). */
+export interface ISource extends ICitation {
+  kind: string;
+  reason: string;
+}
+
+/** The finished answer of `ai/ask`. */
+export interface IAskAnswer {
+  question: string;
+  text: string;
+  citations: ICitation[];
+  sources: ISource[];
+  invalid_citations: string[];
+  chat_id: string | null;
+  model: string;
+  seconds: number;
+  finish_reason: string;
+}
+
+/** A task read from a sentence (`ai/draft_task`): nothing is written yet. */
+export interface ITaskDraft {
+  sentence: string;
+  title: string;
+  due: string | null;
+  priority: number | null;
+  tags: string[];
+  links: [string, string][];
+  sources: Record<string, string>;
+}
+
 /** A call's answer: its result and the newest sequence number after it. */
 export interface IAnswer<T> {
   result: T;
@@ -143,6 +180,13 @@ export function decode(data: unknown): unknown {
 
 const API_PATH = 'nodespace/api/v1';
 
+/** Today in the browser's time zone, as YYYY-MM-DD ("tomorrow" means the user's tomorrow). */
+export function localToday(): string {
+  const now = new Date();
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
 /** Calls to the knowledge base through the Jupyter server. */
 export class NodeSpaceApi {
   constructor(settings?: ServerConnection.ISettings) {
@@ -188,6 +232,57 @@ export class NodeSpaceApi {
   }
 
   /**
+   * Ask the model (`ai/ask`): the answer's pieces go to `onPiece` as they are
+   * written; resolves with the checked answer. `signal` stops it (the server
+   * then stops generating).
+   */
+  async ask(
+    body: { question: string; conversation?: string | null; save?: boolean },
+    onPiece: (piece: string) => void,
+    signal?: AbortSignal
+  ): Promise<IAskAnswer> {
+    const response = await this.request('POST', 'ai/ask', JSON.stringify(body), signal);
+    if (!response.ok || !response.body) {
+      await this.json(response); // throws the error answer
+      throw new ApiError(response.status, 'HTTPError', 'The answer did not arrive.');
+    }
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffered = '';
+    let answer: IAskAnswer | null = null;
+    for (;;) {
+      const { done, value } = await reader.read();
+      buffered += decoder.decode(value ?? new Uint8Array(), { stream: !done });
+      const lines = buffered.split('\n');
+      buffered = done ? '' : lines.pop() ?? '';
+      for (const line of lines.filter(l => l.trim())) {
+        const message = JSON.parse(line) as Record<string, unknown>;
+        if (typeof message['piece'] === 'string') {
+          onPiece(message['piece']);
+        } else if (typeof message['error'] === 'string') {
+          throw new ApiError(500, message['error'], String(message['message'] ?? ''));
+        } else if (message['answer']) {
+          answer = message['answer'] as IAskAnswer;
+        }
+      }
+      if (done) {
+        break;
+      }
+    }
+    if (!answer) {
+      throw new ApiError(0, 'NetworkError', 'The answer stopped before it was finished.');
+    }
+    return answer;
+  }
+
+  /** A task read from `sentence` (dates relative to today), to confirm before it is added. */
+  async draftTask(sentence: string): Promise<ITaskDraft> {
+    const body = JSON.stringify({ sentence, today: localToday() });
+    const response = await this.request('POST', 'ai/draft_task', body);
+    return ((await this.json(response)) as { result: ITaskDraft }).result;
+  }
+
+  /**
    * The websocket URL of the change feed of knowledge base `kb`, replaying every
    * change after `since` (the server closes it if `kb` is no longer current).
    */
@@ -200,9 +295,14 @@ export class NodeSpaceApi {
     return url;
   }
 
-  private async request(verb: string, route: string, body?: string): Promise<Response> {
+  private async request(
+    verb: string,
+    route: string,
+    body?: string,
+    signal?: AbortSignal
+  ): Promise<Response> {
     const url = URLExt.join(this.settings.baseUrl, API_PATH, route);
-    const init: RequestInit = { method: verb };
+    const init: RequestInit = { method: verb, signal };
     if (body !== undefined) {
       init.body = body;
       init.headers = { 'Content-Type': 'application/json' };

@@ -3,9 +3,9 @@
  */
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
-export type SectionName = 'search' | 'today' | 'tasks' | 'selected' | 'outline';
+export type SectionName = 'search' | 'ask' | 'today' | 'tasks' | 'selected' | 'outline';
 
-export const SECTIONS: SectionName[] = ['search', 'today', 'tasks', 'selected', 'outline'];
+export const SECTIONS: SectionName[] = ['search', 'ask', 'today', 'tasks', 'selected', 'outline'];
 
 export interface ISidebarSettings {
   /** Folder of the knowledge base (relative to the Jupyter root); '' is NODESPACE_KB's. */
@@ -18,7 +18,7 @@ export interface ISidebarSettings {
 
 export const DEFAULT_SETTINGS: ISidebarSettings = {
   knowledgeBase: '',
-  sections: { search: true, today: true, tasks: true, selected: true, outline: true },
+  sections: { search: true, ask: true, today: true, tasks: true, selected: true, outline: true },
   tasksLimit: 50,
   searchLimit: 20
 };

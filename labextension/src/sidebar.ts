@@ -17,9 +17,11 @@ import {
   IStatus,
   NodeSpaceApi
 } from './api';
+import { AskPanel } from './ask';
 import { button, displayTitle, h, highlighted } from './dom';
 import { nodespaceIcon } from './icon';
 import { DEFAULT_SETTINGS, ISidebarSettings, SECTIONS, SectionName } from './settings';
+import { TaskFromSentence } from './taskdraft';
 
 /** Key of the top level in the outline's child lists (node ids are never empty). */
 const ROOT = '';
@@ -392,6 +394,7 @@ export class NodeSpaceSidebar extends Widget {
     this.tagShown = null;
     this.undoAction = null;
     this.undoBar.hidden = true;
+    this.askPanel.reset();
     this.pending = new Pending();
     if (this.selected !== null) {
       this.selected = null;
@@ -617,9 +620,10 @@ export class NodeSpaceSidebar extends Widget {
       return;
     }
     let hits: IHit[];
+    const mode = this.searchMode.value;
     try {
-      hits = (await this.api.call<IHit[]>('search', [text], { limit: this.settings.searchLimit }))
-        .result;
+      const options = { limit: this.settings.searchLimit, mode };
+      hits = (await this.api.call<IHit[]>('search', [text], options)).result;
     } catch (error) {
       if (token === this.searchToken) {
         this.searchResults.replaceChildren(
@@ -1621,6 +1625,7 @@ export class NodeSpaceSidebar extends Widget {
   private sectionOf(name: SectionName): HTMLDetailsElement {
     const sections: Record<SectionName, HTMLDetailsElement> = {
       search: this.searchSection,
+      ask: this.askSection,
       today: this.todaySection,
       tasks: this.tasksSection,
       selected: this.detailsSection,
@@ -1669,7 +1674,27 @@ export class NodeSpaceSidebar extends Widget {
       }
     });
     this.searchResults.className = 'ns-list ns-search-results';
-    this.searchSection.append(this.searchInput, this.searchResults);
+    this.searchMode.className = 'ns-search-mode';
+    this.searchMode.setAttribute('aria-label', 'How to search');
+    for (const [value, label, title] of [
+      ['hybrid', 'Words + meaning', 'Full text and semantic search, ranked together'],
+      ['text', 'Words', 'Full-text search only (no model needed)'],
+      ['semantic', 'Meaning', 'Semantic search only: finds notes that say it differently']
+    ]) {
+      const option = h('option', { text: label, title });
+      option.value = value;
+      this.searchMode.appendChild(option);
+    }
+    this.searchMode.addEventListener('change', () => this.scheduleSearch());
+    this.searchSection.append(
+      h('div', { className: 'ns-search-bar' }, this.searchInput, this.searchMode),
+      this.searchResults
+    );
+
+    // Ask
+    this.askPanel = new AskPanel(this.api, id => this.openNode(id, true));
+    this.askSection = this.section('Ask', 'ns-ask-section');
+    this.askSection.append(this.askPanel.node);
 
     // Today
     const today = this.section('Today', 'ns-today');
@@ -1691,7 +1716,11 @@ export class NodeSpaceSidebar extends Widget {
     const tasks = this.section('Tasks', 'ns-tasks-section');
     this.tasksSection = tasks;
     this.taskList.className = 'ns-list ns-task-list';
-    tasks.append(this.taskList);
+    this.taskFromSentence = new TaskFromSentence(this.api, () => {
+      this.pending.tasks = true;
+      this.scheduleFlush();
+    });
+    tasks.append(this.taskList, this.taskFromSentence.node);
 
     // The selected node: tags and backlinks
     this.detailsSection = this.section('Selected', 'ns-details');
@@ -1802,6 +1831,11 @@ export class NodeSpaceSidebar extends Widget {
   private searchSection!: HTMLDetailsElement;
   private readonly searchInput = h('input');
   private readonly searchResults = h('ul');
+  private readonly searchMode = h('select');
+  private askSection!: HTMLDetailsElement;
+  // Made in buildDom(): they need `api`, which field initialisers run before.
+  private askPanel!: AskPanel;
+  private taskFromSentence!: TaskFromSentence;
   private todayTitle!: HTMLElement;
   private readonly todayList = h('ul');
   private readonly todayInput = h('input');

@@ -110,6 +110,31 @@ class QueryDraft:
             return live
         return self.kb.live(self.find())  # type: ignore[no-any-return]
 
+    def payload(self) -> dict[str, Any]:
+        """The draft as JSON-able values (the service sends this)."""
+        return {
+            "question": self.question,
+            "mode": self.mode,
+            "spec": self.spec,
+            "cypher": self.cypher,
+            "params": {k: _jsonable(v) for k, v in self.params.items()},
+            "code": self.code,
+            "sources": self.sources,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any], kb: Any = None) -> QueryDraft:
+        """A draft received from the service, bound to the client `kb`."""
+        return cls(
+            question=payload["question"],
+            mode=payload["mode"],
+            spec=payload.get("spec") or {},
+            cypher=payload.get("cypher") or "",
+            params={} if payload["mode"] == "find" else dict(payload.get("params") or {}),
+            sources=dict(payload.get("sources") or {}),
+            kb=kb,
+        )
+
     def _repr_markdown_(self) -> str:
         lines = [f"**Query from:** {self.question}", "", "```python", self.code, "```"]
         if self.sources:
@@ -328,6 +353,14 @@ def _build(kb: KnowledgeBase, spec: dict[str, Any]) -> Find:
     for name, descending in spec.get("order", []):
         query = query.order_by(name, descending=descending)
     return query.limit(int(spec.get("limit") or 50))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def _typed(name: str, value: Any) -> Any:

@@ -100,6 +100,33 @@ class TaskDraft:
             raise ValidationError("This task draft has no knowledge base; pass create(kb).")
         return target.create("task", parent=parent, **self.fields())
 
+    def payload(self) -> dict[str, Any]:
+        """The draft as JSON-able values (the service sends this)."""
+        return {
+            "sentence": self.sentence,
+            "title": self.title,
+            "due": self.due.isoformat() if self.due else None,
+            "priority": self.priority,
+            "tags": self.tags,
+            "links": [list(link) for link in self.links],
+            "sources": self.sources,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any], kb: Any = None) -> TaskDraft:
+        """A draft received from the service, bound to the client `kb`."""
+        due = payload.get("due")
+        return cls(
+            sentence=payload["sentence"],
+            title=payload["title"],
+            due=dt.date.fromisoformat(due) if due else None,
+            priority=payload.get("priority"),
+            tags=list(payload.get("tags") or []),
+            links=[(str(i), str(t)) for i, t in payload.get("links") or []],
+            sources=dict(payload.get("sources") or {}),
+            kb=kb,
+        )
+
     def _repr_markdown_(self) -> str:
         rows = [
             ("Title", self.title),

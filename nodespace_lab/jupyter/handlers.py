@@ -136,6 +136,58 @@ class CallHandler(_ServiceHandler):
         await self.forward("POST", f"{PREFIX}/kb/{name}", self.request.body or b"{}")
 
 
+class AIHandler(_ServiceHandler):
+    """Task and query drafts, and the model's status."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        if name != "status":
+            raise web.HTTPError(404, f"No AI route {name!r} for GET.")
+        query = f"?check={self.get_query_argument('check', '')}"
+        await self.forward("GET", f"{PREFIX}/ai/status{query}")
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        if name not in ("draft_task", "draft_query"):
+            raise web.HTTPError(404, f"No AI route {name!r} for POST.")
+        await self.forward("POST", f"{PREFIX}/ai/{name}", self.request.body or b"{}")
+
+
+class AskHandler(_ServiceHandler):
+    """Relays the streamed answer (newline-delimited JSON) chunk by chunk."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        info = self.supervisor.info
+        if info is None:
+            raise web.HTTPError(503, "The NodeSpace service is starting or restarting; retry.")
+        self.set_header("Content-Type", "application/x-ndjson")
+        request = httpclient.HTTPRequest(
+            info.url + f"{PREFIX}/ai/ask",
+            method="POST",
+            body=self.request.body or b"{}",
+            headers={"Authorization": f"token {info.token}", "Content-Type": "application/json"},
+            request_timeout=3600,  # a long answer from a slow model
+            header_callback=self._status_line,
+            streaming_callback=self._relay,
+        )
+        response = await httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
+        if response.code == 599:
+            raise web.HTTPError(503, "The NodeSpace service does not answer; it is restarting.")
+        self.finish()
+
+    def _status_line(self, line: str) -> None:
+        if line.startswith("HTTP/"):
+            self.set_status(int(line.split()[1]))
+
+    def _relay(self, chunk: bytes) -> None:
+        self.write(chunk)
+        self.flush()
+
+
 class FeedHandler(websocket.WebSocketHandler, JupyterHandler):  # type: ignore[misc]
     """Relays the service's change feed to the browser."""
 
@@ -209,5 +261,7 @@ def handlers(base_url: str, kbs: KnowledgeBases) -> list[tuple[str, type, dict[s
         (f"{root}/info", InfoHandler, options),
         (rf"{root}/openapi\.json", OpenAPIHandler, options),
         (rf"{root}/kb/([a-z_]+)", CallHandler, options),
+        (f"{root}/ai/ask", AskHandler, options),
+        (rf"{root}/ai/([a-z_]+)", AIHandler, options),
         (f"{root}/feed", FeedHandler, {**options, "feeds": feeds}),
     ]

@@ -1,4 +1,5 @@
-"""`%load_ext nodespace_lab`: the `%%cypher` cell magic and the `%nodespace` line magic."""
+"""`%load_ext nodespace_lab`: `%%cypher`, `%nodespace`, and the AI magics `%ask`,
+`%task` and `%query`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 
 from ..graph.cypher import code_only
 from ..kb import KnowledgeBase
@@ -23,7 +24,10 @@ _HELP = (
     "%nodespace open PATH       open (or create) a knowledge base for this notebook\n"
     "%nodespace journal         today's journal page\n"
     "%nodespace search TEXT     full-text search\n"
-    "%nodespace close           close the knowledge base"
+    "%nodespace close           close the knowledge base\n"
+    "%ask QUESTION              answer from the notes, with citations (chat widget)\n"
+    "%task SENTENCE             a task read from a sentence, to confirm before it is added\n"
+    "%query QUESTION            a checked read-only query from a question, as a live table"
 )
 
 
@@ -71,6 +75,38 @@ class NodespaceMagics(Magics):
         if command == "":
             return self.current()
         raise UsageError(f"Unknown %nodespace command {line!r}.\n{_HELP}")
+
+    @line_cell_magic
+    def ask(self, line: str, cell: str | None = None) -> Any:
+        """Ask the knowledge base (`%ask QUESTION` or a `%%ask` cell): a chat widget
+        streams the answer and its citations; later questions continue the chat."""
+        from ..widgets import ChatWidget
+
+        question = " ".join(filter(None, [line.strip(), (cell or "").strip()]))
+        widget = ChatWidget(self.current())
+        if question:
+            widget.ask(question)
+        return widget
+
+    @line_magic
+    def task(self, line: str) -> Any:
+        """`%task SENTENCE`: the task it describes, with a button that adds it."""
+        if not line.strip():
+            raise UsageError("%task needs a sentence, e.g. `%task email Ana next Friday, p2`.")
+        from .confirm import confirm_task
+
+        return confirm_task(self.current().draft_task(line))
+
+    @line_magic
+    def query(self, line: str) -> Any:
+        """`%query QUESTION`: the query it becomes (shown as code) and its live table."""
+        if not line.strip():
+            raise UsageError("%query needs a question, e.g. `%query open tasks due this week`.")
+        from IPython.display import Markdown, display
+
+        draft = self.current().draft_query(line)
+        display(Markdown(draft._repr_markdown_().rsplit("\n\n", 1)[0]))
+        return draft.live()
 
     @cell_magic
     def cypher(self, line: str, cell: str) -> Any:

@@ -37,6 +37,7 @@ import tornado.websocket
 
 from ..errors import (
     ConflictError,
+    ModelUnavailable,
     NodespaceError,
     NotFound,
     QueryError,
@@ -54,7 +55,10 @@ log = logging.getLogger(__name__)
 TX_HEADER = "X-Nodespace-Transaction"
 ENV_PARENT = "NODESPACE_PARENT_PID"  # set by the Jupyter server extension
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-_STATUS = {NotFound: 404, ConflictError: 409, ValidationError: 400, QueryError: 400}
+_STATUS = {
+    NotFound: 404, ConflictError: 409, ValidationError: 400, QueryError: 400,
+    ModelUnavailable: 503,
+}  # fmt: skip
 
 
 class TransactionAborted(NodespaceError):
@@ -75,6 +79,8 @@ class Service:
         self.kb = kb
         self.token = token
         self.queue = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nodespace-writer")
+        # Model calls take seconds: they run here, never on the write queue.
+        self.ai_queue = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nodespace-ai")
         self.tx: _Transaction | None = None
         self._gate: asyncio.Condition | None = None
 
@@ -168,7 +174,9 @@ class Service:
             self.gate.notify_all()
 
     def close(self) -> None:
-        """Finish queued calls and stop the queue."""
+        """Finish queued calls and stop the queues."""
+        self.kb.ai.close()  # ends a generation in progress: its process stops
+        self.ai_queue.shutdown(wait=True, cancel_futures=True)
         self.queue.shutdown(wait=True)
 
 
@@ -291,9 +299,12 @@ class FeedHandler(tornado.websocket.WebSocketHandler):
 
 def make_app(service: Service) -> tornado.web.Application:
     """The service's routes."""
+    from .ai_routes import routes as ai_routes
+
     options = {"service": service}
     return tornado.web.Application(
         [
+            *ai_routes(service),
             (rf"{PREFIX}/info", InfoHandler, options),
             (rf"{PREFIX}/openapi\.json", OpenAPIHandler, options),
             (rf"{PREFIX}/kb/([a-z_]+)", CallHandler, options),
