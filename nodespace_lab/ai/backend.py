@@ -15,7 +15,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from ..errors import ModelUnavailable, ValidationError
 
@@ -182,7 +182,8 @@ def collect(pieces: Iterator[str], cancel: CancelToken | None = None) -> Generat
         if first is None:
             first = time.perf_counter() - started
         parts.append(piece)
-    prompt_tokens, completion_tokens, reason = counts if counts else (0, len(parts), "stop")
+    prompt_tokens, completion_tokens, returned = counts if counts else (0, len(parts), "stop")
+    reason = cast(FinishReason, returned)
     if cancel is not None and cancel.cancelled:
         reason = "cancelled"
     elapsed = time.perf_counter() - started

@@ -1,0 +1,1 @@
+"""Tests of the AI backends, templates, structured output and the features built on them."""
