@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from .config import Settings, load_settings
-from .errors import NotFound, QueryError, StorageError
+from .errors import ModelUnavailable, NotFound, QueryError, StorageError
 from .graph import ChangeSet, GraphStore, Op, open_store
 from .graph.cypher import check_query
 from .graph.engine import DB_FILE
@@ -25,14 +26,29 @@ from .nodes.query import Find, kinds_tuple
 from .nodes.validate import check_date
 from .nodes.writer import NodeWriter
 from .search.fulltext import FullTextIndex, SearchDoc, SearchHit
+from .search.hybrid import check_mode
+
+if TYPE_CHECKING:
+    from .search.vectors import VectorIndex, VectorStatus, VectorWorker
+
+log = logging.getLogger(__name__)
 
 FULLTEXT_DIR = "fulltext"
+#: The vector sidecar index (semantic search), beside the full-text one.
+VECTORS_DIR = "vectors"
+#: A search embeds pending nodes itself when at most this many are pending (at most
+#: SYNC_CHUNKS chunks); a larger backlog is left to the background thread.
+SYNC_NODES = 16
+SYNC_CHUNKS = 64
 _IMPORTED = "MATCH (n:Node) WHERE n.created_seq = $s RETURN n.id"
 _NODE_RETURN = ", ".join(f"n.{c}" for c in PUBLIC_COLUMNS)
 # One full-text index per folder per process, shared like the graph store: its
 # writer holds a folder lock, so a second KnowledgeBase on one path must reuse it.
 _fulltext_indexes: dict[Path, tuple[FullTextIndex, int]] = {}
 _fulltext_lock = threading.Lock()
+# Likewise one vector index per folder per process (it holds every vector in memory).
+_vector_indexes: dict[Path, tuple[VectorIndex, int]] = {}
+_vectors_lock = threading.Lock()
 
 
 class KnowledgeBase:
@@ -55,6 +71,11 @@ class KnowledgeBase:
         self._writer = NodeWriter(self._store, self.settings)
         self._closed = False
         self._live: LiveRegistry | None = None
+        self._vectors: VectorIndex | None = None
+        self._vector_worker: VectorWorker | None = None
+        self._vector_unsubscribe: Callable[[], None] | None = None
+        self._vector_lock = threading.Lock()
+        self._vector_warned = False
         try:
             self._fulltext = _acquire_fulltext(self.path, self.settings)
             try:
@@ -103,6 +124,7 @@ class KnowledgeBase:
         if self._live is not None:
             self._live.close()
         try:
+            self._close_vectors()
             self._fulltext.catch_up(_SearchSource(self))
         finally:
             _release_fulltext(self.path)
@@ -423,6 +445,7 @@ class KnowledgeBase:
         self,
         text: str,
         *,
+        mode: str = "text",
         kind: str | Sequence[str] | None = None,
         tag: str | Sequence[str] | None = None,
         under: str | None = None,
@@ -430,31 +453,178 @@ class KnowledgeBase:
         offset: int = 0,
         include_deleted: bool = False,
     ) -> list[SearchHit]:
-        """Full-text search (BM25) with snippets, filtered by kind, tag and subtree."""
-        self.sync_search()
-        tags = [tag] if isinstance(tag, str) else list(tag or [])
-        return self._fulltext.search(
-            text,
-            kinds=list(kinds_tuple(kind)) or None,
-            tags=["tag:" + normalise(t) for t in tags] or None,
-            under=under,
-            include_deleted=include_deleted,
-            limit=limit,
-            offset=offset,
-        )
+        """Search with snippets, filtered by kind, tag and subtree.
 
-    def sync_search(self) -> int:
-        """Apply pending change-log records to the search index; returns docs touched."""
-        return self._fulltext.catch_up(_SearchSource(self))
+        `mode`: "text" (BM25 full text, no model needed), "semantic" (nearest
+        chunks by sentence embedding; score = cosine of the node's best chunk)
+        or "hybrid" (cosine plus a bounded bonus for a BM25 match, see
+        `search.hybrid`; without an embedding model it degrades to "text" with
+        a warning). "semantic" without the model raises ModelUnavailable.
+        Nodes written just before are found semantically; a larger backlog
+        (over SYNC_NODES nodes) is embedded by a background thread meanwhile,
+        and `vector_status().pending` says how many nodes are still waiting.
+        """
+        mode = check_mode(mode)
+        filters: dict[str, Any] = {
+            "kinds": list(kinds_tuple(kind)) or None,
+            "tags": ["tag:" + normalise(t) for t in _as_list(tag)] or None,
+            "under": under,
+            "include_deleted": include_deleted,
+        }
+        if mode == "hybrid" and not self._vectors_usable():
+            mode = "text"
+        if mode == "semantic":
+            _check_query(text, limit, offset)
+            return self._semantic(text, filters, limit, offset)
+        self.sync_search(vectors=False)
+        if mode == "text":
+            return self._fulltext.search(text, limit=limit, offset=offset, **filters)
+        return self._hybrid(text, filters, limit, offset)
 
-    def reindex(self) -> int:
-        """Rebuild the full-text index from the graph; returns the number of documents."""
-        return self._fulltext.rebuild(_SearchSource(self), self.seq)
+    def _hybrid(
+        self, text: str, filters: dict[str, Any], limit: int, offset: int
+    ) -> list[SearchHit]:
+        from .search.hybrid import fuse
+
+        depth = max(2 * (limit + offset), 50)
+        text_hits = self._fulltext.search(text, limit=depth, **filters)
+        vector_hits = self._semantic(text, filters, depth, 0)
+        return fuse(text_hits, vector_hits, limit=limit, offset=offset)
+
+    def _semantic(
+        self, text: str, filters: dict[str, Any], limit: int, offset: int
+    ) -> list[SearchHit]:
+        from .ai.embed import chunk_body, chunks, fresh_text
+        from .search.hybrid import query_terms, semantic_hit
+
+        index = self._vector_index()
+        self._sync_vectors(index)
+        hits = index.search(text, limit=limit, offset=offset, **filters)
+        docs = {doc.id: doc for doc in _SearchSource(self).documents([h.id for h in hits])}
+        terms, chars = query_terms(text), int(self.settings.search.snippet_chars)
+        found = []
+        for hit in hits:
+            doc = docs.get(hit.id)
+            if doc is None:  # purged since the index last looked
+                continue
+            pieces = [chunk_body(doc.title, c) for c in chunks(doc.title, doc.content)] or [""]
+            at = min(hit.chunk, len(pieces) - 1)
+            # Show what this chunk adds, not the overlap it repeats from the one before.
+            body = fresh_text(pieces[at - 1], pieces[at]) if at else pieces[0]
+            found.append(semantic_hit(doc, hit, body, terms, chars))
+        return found
+
+    def sync_search(self, *, vectors: bool = True) -> int:
+        """Apply pending change-log records to the search indexes; returns docs touched.
+
+        With `vectors` (and once semantic search is in use) this also embeds
+        every pending node, which may take a while after large imports.
+        """
+        touched = self._fulltext.catch_up(_SearchSource(self))
+        if vectors and self._vectors is not None:
+            self._vectors.catch_up(_SearchSource(self))
+        return touched
+
+    def reindex(self, *, text: bool = True, vectors: bool | None = None) -> int:
+        """Rebuild the search indexes from the graph; returns the number of documents.
+
+        `text`: the full-text index. `vectors`: the vector index (every node
+        re-embedded, synchronously); None rebuilds it when the embedding model
+        is available and skips it otherwise, True requires the model.
+        """
+        count = 0
+        if text:
+            count = self._fulltext.rebuild(_SearchSource(self), self.seq)
+        if vectors or (vectors is None and self._vectors_usable()):
+            index = self._vector_index()
+            index.rebuild(_SearchSource(self), self.seq)
+            count = count if text else len(index.node_ids())
+        return count
+
+    def vector_status(self) -> VectorStatus:
+        """The vector index: model, size, applied seq and nodes still pending embedding.
+
+        Opens the index (and starts its background thread) if needed; raises
+        ModelUnavailable when no embedding model can be loaded.
+        """
+        index = self._vector_index()
+        self._detect_vectors(index)
+        return index.status()
 
     @property
     def fulltext(self) -> FullTextIndex:
         """The full-text sidecar index."""
         return self._fulltext
+
+    @property
+    def vectors(self) -> VectorIndex:
+        """The vector sidecar index (opened on first use; needs the embedding model)."""
+        return self._vector_index()
+
+    # -- the vector index --------------------------------------------------
+
+    def _vectors_usable(self) -> bool:
+        try:
+            self._vector_index()
+        except ModelUnavailable as exc:
+            if not self._vector_warned:
+                log.warning("Hybrid search falls back to full text: %s", exc)
+                self._vector_warned = True
+            return False
+        return True
+
+    def _vector_index(self) -> VectorIndex:
+        """The vector index, opened with its background thread on first use."""
+        if self._vectors is not None:
+            return self._vectors
+        with self._vector_lock:
+            if self._vectors is None:
+                if self._closed:
+                    raise StorageError("The knowledge base is closed; open it again to use it.")
+                self._vectors = _acquire_vectors(self.path, self.settings)
+                self._start_vector_worker(self._vectors)
+            return self._vectors
+
+    def _start_vector_worker(self, index: VectorIndex) -> None:
+        from .search.vectors import VectorWorker
+
+        worker = VectorWorker(index, lambda: _SearchSource(self))
+        self._vector_unsubscribe = self.subscribe(lambda _change: worker.poke())
+        self._vector_worker = worker
+        worker.start()
+        worker.poke()
+
+    def _detect_vectors(self, index: VectorIndex) -> int:
+        pending = index.detect(_SearchSource(self))
+        if pending and self._vector_worker is not None:
+            self._vector_worker.poke()
+        return pending
+
+    def _sync_vectors(self, index: VectorIndex) -> None:
+        """Embed a small backlog now, so a note written just before is found."""
+        if 0 < self._detect_vectors(index) <= SYNC_NODES:
+            index.catch_up(_SearchSource(self), budget=SYNC_CHUNKS)
+
+    def _close_vectors(self) -> None:
+        with self._vector_lock:
+            if self._vector_unsubscribe is not None:
+                self._vector_unsubscribe()
+            if self._vector_worker is not None:
+                self._vector_worker.stop()
+            if self._vectors is not None:
+                _release_vectors(self.path)
+            self._vectors = self._vector_worker = self._vector_unsubscribe = None
+
+
+def _as_list(value: str | Sequence[str] | None) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def _check_query(text: str, limit: int, offset: int) -> None:
+    from .search.fulltext import _check_page, _check_text
+
+    _check_text(text)
+    _check_page(limit, offset)
 
 
 _DOC = (
@@ -549,6 +719,38 @@ def _release_fulltext(path: Path) -> None:
             _fulltext_indexes[path] = (index, users - 1)
             return
         del _fulltext_indexes[path]
+    index.close()
+
+
+def _acquire_vectors(path: Path, settings: Settings) -> VectorIndex:
+    """The vector index of the folder `path`, opened by its first user (loads the model)."""
+    try:
+        from .ai.embed import load_embedder
+        from .search.vectors import VectorIndex
+    except ImportError as exc:  # numpy missing: the AI extra is not installed
+        raise ModelUnavailable(
+            f"Semantic search needs the AI extra ({exc}); install it: pip install "
+            "'nodespace-lab[ai]'. Full-text search (mode='text') works without it."
+        ) from exc
+    with _vectors_lock:
+        index, users = _vector_indexes.get(path, (None, 0))
+        if index is None:
+            embedder = load_embedder(
+                settings.ai.embedding_model, base=path, threads=int(settings.ai.threads)
+            )
+            index = VectorIndex(path / VECTORS_DIR, embedder)
+        _vector_indexes[path] = (index, users + 1)
+        return index
+
+
+def _release_vectors(path: Path) -> None:
+    """Drop one user of the vector index of `path`; the last one saves and closes it."""
+    with _vectors_lock:
+        index, users = _vector_indexes[path]
+        if users > 1:
+            _vector_indexes[path] = (index, users - 1)
+            return
+        del _vector_indexes[path]
     index.close()
 
 

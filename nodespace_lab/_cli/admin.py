@@ -105,13 +105,37 @@ def doctor(ctx: click.Context, repair: bool) -> None:
 
 
 @click.command()
+@click.option(
+    "--only",
+    type=click.Choice(["text", "vectors"]),
+    help="Rebuild only the full-text index, or only the vectors (re-embeds every node).",
+)
 @click.pass_context
-def reindex(ctx: click.Context) -> None:
-    """Rebuild the full-text search index from the graph."""
+def reindex(ctx: click.Context, only: str | None) -> None:
+    """Rebuild the search indexes (full text and vectors) from the graph.
+
+    The vectors are rebuilt when the embedding model is installed (the AI
+    extra) and skipped with a note otherwise; `--only vectors` requires it.
+    """
     kb = state(ctx).open(ctx)
     start = time.perf_counter()
-    count = kb.reindex()
+    vectors: bool | None = {None: None, "text": False, "vectors": True}[only]
+    count = kb.reindex(text=only != "vectors", vectors=vectors)
+    if vectors is None:
+        _note_skipped_vectors(kb)
     click.echo(f"Reindexed {count} documents in {time.perf_counter() - start:.2f} s.")
+
+
+def _note_skipped_vectors(kb: object) -> None:
+    """Say on stderr when an embedded knowledge base had no model for its vectors."""
+    from ..errors import ModelUnavailable
+    from ..kb import KnowledgeBase
+
+    if isinstance(kb, KnowledgeBase):
+        try:
+            kb.vectors  # noqa: B018  # opens the index, or says why it cannot
+        except ModelUnavailable as exc:
+            click.echo(f"note: vectors not rebuilt: {exc}", err=True)
 
 
 @click.command()

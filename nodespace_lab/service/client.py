@@ -245,6 +245,7 @@ class RemoteKnowledgeBase:
         self,
         text: str,
         *,
+        mode: str = "text",
         kind: str | Sequence[str] | None = None,
         tag: str | Sequence[str] | None = None,
         under: str | None = None,
@@ -252,23 +253,23 @@ class RemoteKnowledgeBase:
         offset: int = 0,
         include_deleted: bool = False,
     ) -> list[SearchHit]:
-        """Full-text search (BM25) with snippets, filtered by kind, tag and subtree."""
+        """Search ("text", "semantic" or "hybrid") with snippets, filtered by kind, tag, subtree."""
         kinds = list(kinds_tuple(kind)) or None
         tags = [tag] if isinstance(tag, str) else (list(tag) if tag else None)
         return list(
             self._call(
-                "search", text, kind=kinds, tag=tags, under=under, limit=limit,
+                "search", text, mode=mode, kind=kinds, tag=tags, under=under, limit=limit,
                 offset=offset, include_deleted=include_deleted,
             )
         )  # fmt: skip
 
-    def sync_search(self) -> int:
-        """Apply pending change-log records to the search index; returns docs touched."""
-        return int(self._call("sync_search"))
+    def sync_search(self, *, vectors: bool = True) -> int:
+        """Apply pending change-log records to the search indexes; returns docs touched."""
+        return int(self._call("sync_search", vectors=vectors))
 
-    def reindex(self) -> int:
-        """Rebuild the full-text index from the graph; returns the number of documents."""
-        return int(self._call("reindex"))
+    def reindex(self, *, text: bool = True, vectors: bool | None = None) -> int:
+        """Rebuild the search indexes from the graph; returns the number of documents."""
+        return int(self._call("reindex", text=text, vectors=vectors))
 
     @property
     def seq(self) -> int:
