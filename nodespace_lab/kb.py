@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from .ai.methods import KnowledgeBaseAI
 from .config import Settings, load_settings
 from .errors import ModelUnavailable, NotFound, QueryError, StorageError
 from .graph import ChangeSet, GraphStore, Op, open_store
@@ -51,7 +52,7 @@ _vector_indexes: dict[Path, tuple[VectorIndex, int]] = {}
 _vectors_lock = threading.Lock()
 
 
-class KnowledgeBase:
+class KnowledgeBase(KnowledgeBaseAI):
     """A knowledge base folder: graph database plus its derived indexes.
 
     Use it as a context manager, or call `close()` when done.
@@ -121,6 +122,7 @@ class KnowledgeBase:
         if self._closed:
             return
         self._closed = True
+        self._close_ai()
         if self._live is not None:
             self._live.close()
         try:

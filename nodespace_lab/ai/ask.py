@@ -121,7 +121,7 @@ def prepare(
 def retrieve(kb: KnowledgeBase, question: str, *, limit: int = 8) -> list[Source]:
     """Hybrid search hits, then their parents, links and children, up to `limit` sources."""
     # Earlier answers are not evidence: chat nodes are never sources.
-    found = kb.search(question, mode=_search_mode(kb), limit=limit * 2)
+    found = kb.search(question, mode="hybrid", limit=limit * 2)  # text alone without a model
     hits = [hit for hit in found if hit.kind != "chat"][:limit]
     chosen: dict[str, tuple[str, float]] = {hit.id: ("search", hit.score) for hit in hits}
     order = [hit.id for hit in hits]
@@ -274,12 +274,6 @@ def _check_question(question: object) -> str:
             f"The question is {len(text)} characters long; ask() takes at most {_MAX_QUESTION}."
         )
     return text
-
-
-def _search_mode(kb: KnowledgeBase) -> str:
-    """Hybrid when the embedding model works here, else full text (no model needed)."""
-    available: Callable[[], bool] | None = getattr(kb, "semantic_available", None)
-    return "hybrid" if available is None or available() else "text"
 
 
 def _neighbours(kb: KnowledgeBase, node_id: str) -> Iterator[tuple[str, str]]:

@@ -11,12 +11,13 @@ if TYPE_CHECKING:
 
 def confirm_task(draft: TaskDraft) -> Any:
     """The draft (as a table of fields and where each came from) and Add / Discard buttons."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # type: ignore[import-untyped]
     from IPython.display import Markdown, display
 
     summary = widgets.Output()
     with summary:
-        display(Markdown(draft._repr_markdown_().rsplit("\n\n", 1)[0]))
+        summary_md = Markdown(draft._repr_markdown_().rsplit("\n\n", 1)[0])  # type: ignore[no-untyped-call]
+        display(summary_md)  # type: ignore[no-untyped-call]
     add = widgets.Button(description="Add task", button_style="primary", icon="check")
     discard = widgets.Button(description="Discard")
     result = widgets.HTML()
@@ -33,5 +34,5 @@ def confirm_task(draft: TaskDraft) -> Any:
     add.on_click(on_add)
     discard.on_click(on_discard)
     box = widgets.VBox([summary, widgets.HBox([add, discard]), result])
-    box.draft = draft  # type: ignore[attr-defined]  # for scripts and tests
+    box.draft = draft  # for scripts and tests
     return box

@@ -105,7 +105,8 @@ class NodespaceMagics(Magics):
         from IPython.display import Markdown, display
 
         draft = self.current().draft_query(line)
-        display(Markdown(draft._repr_markdown_().rsplit("\n\n", 1)[0]))
+        shown = Markdown(draft._repr_markdown_().rsplit("\n\n", 1)[0])  # type: ignore[no-untyped-call]
+        display(shown)  # type: ignore[no-untyped-call]
         return draft.live()
 
     @cell_magic

@@ -44,7 +44,7 @@ class AskHandler(_Authenticated):
     async def post(self) -> None:
         body = _body(self)
         kb = self.service.kb
-        question = body.get("question")
+        question = str(body.get("question") or "")
         conversation = body.get("conversation")
         limit = int(body.get("limit") or kb.settings.ai.context_nodes)
         save = bool(body.get("save", True))
@@ -123,7 +123,9 @@ class DraftTaskHandler(_Authenticated):
         draft = await asyncio.get_running_loop().run_in_executor(
             self.service.ai_queue,
             lambda: kb.draft_task(
-                body.get("sentence"), today=_today(body), use_model=body.get("use_model", True)
+                str(body.get("sentence") or ""),
+                today=_today(body),
+                use_model=bool(body.get("use_model", True)),
             ),
         )
         self.write_json({"result": draft.payload()})
@@ -136,10 +138,10 @@ class DraftQueryHandler(_Authenticated):
         draft = await asyncio.get_running_loop().run_in_executor(
             self.service.ai_queue,
             lambda: kb.draft_query(
-                body.get("question"),
-                mode=body.get("mode", "find"),
+                str(body.get("question") or ""),
+                mode=str(body.get("mode") or "find"),
                 today=_today(body),
-                use_model=body.get("use_model", True),
+                use_model=bool(body.get("use_model", True)),
             ),
         )
         self.write_json({"result": draft.payload()})

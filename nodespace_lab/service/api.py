@@ -30,6 +30,47 @@ METHODS = READS + WRITES
 PROPERTIES = frozenset({"seq", "engine"})
 
 
+def _ai_paths() -> dict[str, Any]:
+    """The AI routes (their work runs off the write queue; see service/ai_routes.py)."""
+
+    def post(summary: str, fields: dict[str, str]) -> dict[str, Any]:
+        properties = {name: {"type": kind} for name, kind in fields.items()}
+        return {
+            "post": {
+                "summary": summary,
+                "requestBody": {
+                    "content": {
+                        "application/json": {"schema": {"type": "object", "properties": properties}}
+                    }
+                },
+                "responses": {"200": {"description": "ok"}},
+            }
+        }
+
+    return {
+        f"{PREFIX}/ai/ask": post(
+            "Answer a question from the notes; streams newline-delimited JSON: "
+            '{"piece"} lines, then {"answer", "seq"} or {"error", "message"}.',
+            {"question": "string", "conversation": "string", "save": "boolean", "limit": "integer"},
+        ),
+        f"{PREFIX}/ai/draft_task": post(
+            "A task read from a sentence (nothing is written).",
+            {"sentence": "string", "today": "string", "use_model": "boolean"},
+        ),
+        f"{PREFIX}/ai/draft_query": post(
+            "A checked read-only query from a question (nothing runs).",
+            {"question": "string", "mode": "string", "today": "string", "use_model": "boolean"},
+        ),
+        f"{PREFIX}/ai/status": {
+            "get": {
+                "summary": "The model: backend, state, why unavailable (?check=1 tests it).",
+                "parameters": [_query_param("check", "boolean")],
+                "responses": {"200": {"description": "ok"}},
+            }
+        },
+    }
+
+
 def method_route(name: str) -> str:
     """The route of one method."""
     return f"{PREFIX}/kb/{name}"
@@ -67,6 +108,7 @@ def openapi(kb_class: type) -> dict[str, Any]:
             "post": {"summary": "Roll back.", "responses": {"200": {"description": "ok"}}}
         },
     }
+    paths.update(_ai_paths())
     for name in METHODS:
         paths[method_route(name)] = {"post": _operation(kb_class, name)}
     return {

@@ -27,6 +27,7 @@ from ..live import Dependencies, LiveQuery, LiveRegistry
 from ..nodes.model import Node
 from ..nodes.query import Find, kinds_tuple
 from ..search.fulltext import SearchHit
+from .ai_client import RemoteAI
 from .api import PREFIX, WRITES, method_route
 from .codec import decode, encode
 from .runtime import ServiceInfo
@@ -39,7 +40,7 @@ _ERRORS: dict[str, type[errors.NodespaceError]] = {
 }
 
 
-class RemoteKnowledgeBase:
+class RemoteKnowledgeBase(RemoteAI):
     """A knowledge base served by `nodespace serve`; the same API as `KnowledgeBase`."""
 
     def __init__(self, info: ServiceInfo) -> None:

@@ -21,6 +21,7 @@ from ._base import NodespaceWidget, static_text
 if TYPE_CHECKING:
     from ..ai.ask import Answer
     from ..kb import KnowledgeBase
+    from ..service.client import RemoteKnowledgeBase
 
 # Pieces are sent to the browser at most this often (one message per token is wasteful).
 _SEND_EVERY_S = 0.05
@@ -40,7 +41,7 @@ class ChatWidget(NodespaceWidget):
     preview = traitlets.Dict().tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, kb: KnowledgeBase, *, save: bool = True) -> None:
+    def __init__(self, kb: KnowledgeBase | RemoteKnowledgeBase, *, save: bool = True) -> None:
         super().__init__()
         self.kb = kb
         self.save = save

@@ -29,6 +29,10 @@ ROUTES = [
     ("GET", "openapi.json"),
     ("POST", "kb/create"),
     ("POST", "kb/get"),
+    ("POST", "ai/ask"),
+    ("POST", "ai/draft_task"),
+    ("POST", "ai/draft_query"),
+    ("GET", "ai/status"),
     ("GET", "feed"),
 ]
 
@@ -120,6 +124,30 @@ def test_the_browser_api_reaches_the_service(server: Server) -> None:
     assert "'missing' does not exist" in error["message"]
     status, info = server.call("GET", "info")
     assert info["path"] == str(server.kb_path) and info["seq"] >= 1
+
+
+def test_the_browser_gets_the_ai_routes_and_a_streamed_answer(server: Server) -> None:
+    server.call("POST", "kb/create", {"args": ["text", "Feeding the levain", "Twice a day."]})
+    status, draft = server.call(
+        "POST", "ai/draft_task", {"sentence": "feed the levain tomorrow", "today": "2026-11-26"}
+    )
+    assert status == 200 and draft["result"]["due"] == "2026-11-27"
+    status, query = server.call("POST", "ai/draft_query", {"question": "open tasks"})
+    assert status == 200 and query["result"]["code"].startswith("kb.find('task')")
+    request = urllib.request.Request(
+        f"{server.url}/nodespace/api/v1/ai/ask",
+        data=json.dumps({"question": "How often is the levain fed?", "save": False}).encode(),
+        method="POST",
+        headers={"Authorization": f"token {server.token}"},
+    )
+    with urllib.request.urlopen(request, timeout=120) as answer:
+        assert answer.headers["Content-Type"].startswith("application/x-ndjson")
+        lines = [json.loads(line) for line in answer if line.strip()]
+    assert any("piece" in line for line in lines)
+    final = lines[-1]["answer"]
+    assert final["sources"][0]["title"] == "Feeding the levain"
+    status, error = server.call("POST", "ai/ask", {"question": ""})
+    assert (status, error["error"]) == (400, "ValidationError")
 
 
 def test_the_service_token_never_reaches_the_browser(server: Server) -> None:
