@@ -28,6 +28,7 @@ KUZU_TESTS ?= tests/graph tests/nodes tests/live tests/jupyter tests/search/test
 ##v SERVICE_TESTS the API tests run a third time with `kb` a client of the service
 ##v              (NODESPACE_TEST_TRANSPORT=service): one API, two transports
 SERVICE_TESTS ?= tests/nodes tests/test_kb.py tests/live tests/search/test_search_api.py \
+	tests/search/test_semantic_search.py tests/ai/test_ask.py tests/ai/test_drafts.py \
 	tests/widgets/test_rows.py tests/widgets/test_table_browser.py
 ##v BENCH_ARGS   arguments for the benchmark runner (default: --sizes 100000,1000000)
 BENCH_ARGS ?= --sizes 100000,1000000
@@ -91,14 +92,19 @@ format: $(STAMP) ## Apply ruff's safe fixes and formatting
 	$(BIN)/ruff check --fix --exit-zero .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) ## Run the benchmarks (slow: builds knowledge bases of 100k and 1M nodes)
+bench: $(STAMP) ## Run the benchmarks (slow: 100k and 1M nodes and vectors, the local models)
+	mkdir -p bench-results
 	$(BIN)/python -m tests.benchmarks.run $(BENCH_ARGS)
+	$(BIN)/python -m tests.benchmarks.vectors --sizes 100000,1000000 --out bench-results/vectors.json
+	$(BIN)/python -m tests.benchmarks.ai_llm --runs 10 --tokens 64 --out bench-results/ai-llm.json
+	$(BIN)/python -m tests.benchmarks.ai_mlx --runs 5 --tokens 32 --out bench-results/ai-mlx.json
+	$(BIN)/python -m tests.benchmarks.ask --notes 10000 --questions 10 --out bench-results/ask.json
 
 docs: $(STAMP) ## Build the HTML documentation into docs/_build/html (warnings are errors)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 clean: ## Remove .venv, built docs, the built JupyterLab extension and caches (keeps knowledge bases)
-	rm -rf $(VENV) docs/_build build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) docs/_build build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis bench-results
 	rm -rf labextension/node_modules labextension/lib labextension/.yarn nodespace_lab/labextension
 	find . -path ./.git -prune -o \
 	  \( -name __pycache__ -o -name '*.egg-info' -o -name .ipynb_checkpoints \) -type d \

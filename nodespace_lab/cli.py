@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from ._cli import admin, bench, nodes, queries, service
+from ._cli import admin, ai, bench, nodes, queries, service
 from ._cli.context import KB_ENV, NodespaceGroup, make_state
 
 COMMANDS: tuple[click.Command, ...] = (
@@ -24,6 +24,9 @@ COMMANDS: tuple[click.Command, ...] = (
     queries.query,
     nodes.journal,
     queries.search,
+    ai.ask,
+    ai.task,
+    ai.ai_group,
     admin.doctor,
     admin.reindex,
     admin.undo,

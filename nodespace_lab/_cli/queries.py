@@ -228,6 +228,13 @@ def _hit_lines(hit: SearchHit) -> list[str]:
 )
 @click.option("--under", metavar="ID", help="Only nodes inside the subtree of ID.")
 @click.option(
+    "--mode",
+    type=click.Choice(["text", "semantic", "hybrid"]),
+    default="text",
+    show_default=True,
+    help="text: the words (no model needed); semantic: the meaning; hybrid: both.",
+)
+@click.option(
     "--limit",
     type=click.IntRange(min=1),
     default=10,
@@ -250,12 +257,15 @@ def search(
     kinds: tuple[str, ...],
     tags: tuple[str, ...],
     under: str | None,
+    mode: str,
     limit: int,
     fmt: str,
 ) -> None:
-    """Full-text search (best matches first, with snippets)."""
+    """Search by words, meaning or both (best matches first, with snippets)."""
     kb = state(ctx).open(ctx)
-    hits = kb.search(text, kind=kinds or None, tag=tags or None, under=under, limit=limit)
+    hits = kb.search(
+        text, mode=mode, kind=kinds or None, tag=tags or None, under=under, limit=limit
+    )
     if fmt != "text":
         records = [
             {"id": h.id, "kind": h.kind, "title": h.title, "score": h.score, "snippet": h.snippet}

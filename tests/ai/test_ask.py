@@ -31,7 +31,9 @@ def _sources(*titles: str) -> list[Source]:
 
 def test_citations_of_retrieved_notes_are_kept_and_others_removed() -> None:
     sources = _sources("Feeding the levain", "Bike maintenance")
-    text, cited, invalid = check_citations("Feed it twice a day [1]. Oil the chain [2] [7].", sources)
+    text, cited, invalid = check_citations(
+        "Feed it twice a day [1]. Oil the chain [2] [7].", sources
+    )
     assert [c.id for c in cited] == ["id-1", "id-2"]
     assert invalid == ["[7]"]
     assert text == "Feed it twice a day [1]. Oil the chain [2]."
@@ -92,7 +94,7 @@ def test_without_a_model_ask_says_why_and_search_still_works(
     missing = f"{tmp_path}/models/none.gguf"
     kb = kb_factory(ai={"model_path": missing, "failure_threshold": 1, "cooldown_s": 60})
     note = kb.create("text", "Feeding the levain", "Twice a day.")
-    with pytest.raises(ModelUnavailable, match="none.gguf"):
+    with pytest.raises(ModelUnavailable, match=r"none\.gguf"):
         kb.ask("How often do I feed the levain?")
     with pytest.raises(ModelUnavailable, match="paused"):  # the breaker answers at once
         kb.ask("And now?")

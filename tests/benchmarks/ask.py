@@ -27,7 +27,7 @@ TOPICS = {
     "Feeding the levain": "Feed the sourdough starter twice a day with equal weights of flour "
     "and water, and keep it at room temperature.",
     "Bike maintenance": "Oil the chain every 300 km and check the tyre pressure every week.",
-    "Tomato seedlings": "Sow tomato seeds indoors in March and plant them out after the last frost.",
+    "Tomato seedlings": "Sow tomato seeds indoors in March; plant them out after the last frost.",
     "Lab meeting": "The lab meeting is on Tuesdays at ten in room 4.12; Maria chairs it.",
     "Passport renewal": "Renewing a passport takes six weeks; book the photo appointment first.",
 }
@@ -49,7 +49,7 @@ def build(folder: Path, notes: int) -> Any:
         kb.import_nodes(generate(notes).frame)
     for title, content in TOPICS.items():
         kb.create("text", title, content)
-    kb.search("warm up the indexes", mode="hybrid")  # embeds everything before timing
+    kb.sync_search()  # every note embedded before timing
     return kb
 
 
@@ -81,8 +81,9 @@ def run(notes: int, questions: int, tokens: int) -> dict[str, Any]:
             stages["raw_generate"].append(_raw(model.settings, prepared.messages, tokens))
         kb.close()
     summary = {name: _p(values) for name, values in stages.items()}
-    summary["overhead_ratio_p50"] = summary["ask"]["p50"] / max(summary["raw_generate"]["p50"], 1e-9)
+    ratio = summary["ask"]["p50"] / max(summary["raw_generate"]["p50"], 1e-9)
     return {
+        "overhead_ratio_p50": ratio,
         "notes": notes, "questions": questions, "tokens": tokens, "citations": cited,
         "stages": summary, "cpus": os.cpu_count(), "python": sys.version.split()[0],
         "machine": platform.machine(),
@@ -132,9 +133,8 @@ def report(result: dict[str, Any]) -> str:
         "|---|---|---|",
     ]
     for name, values in result["stages"].items():
-        if isinstance(values, dict):
-            lines.append(f"| {name} | {values['p50'] * 1000:.0f} | {values['p95'] * 1000:.0f} |")
-    lines.append(f"\nask / raw generation (p50): {result['stages']['overhead_ratio_p50']:.2f}")
+        lines.append(f"| {name} | {values['p50'] * 1000:.0f} | {values['p95'] * 1000:.0f} |")
+    lines.append(f"\nask / raw generation (p50): {result['overhead_ratio_p50']:.2f}")
     return "\n".join(lines)
 
 
