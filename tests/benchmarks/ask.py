@@ -119,7 +119,8 @@ def _options(tokens: int) -> Any:
 
 
 def _p(values: list[float]) -> dict[str, float]:
-    return {"p50": percentile(values, 50), "p95": percentile(values, 95)}
+    ordered = sorted(values)
+    return {"p50": percentile(ordered, 50), "p95": percentile(ordered, 95)}
 
 
 def report(result: dict[str, Any]) -> str:
