@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from nodespace_lab.service.client import RemoteKnowledgeBase
@@ -14,12 +15,13 @@ from nodespace_lab.service.runtime import read_info, runtime_file
 from .conftest import Lab
 
 
-def connect_remote(lab: Lab) -> RemoteKnowledgeBase:
-    """A Python client of the service the lab's server extension runs."""
+def connect_remote(lab: Lab, kb_path: Path | None = None) -> RemoteKnowledgeBase:
+    """A Python client of the service the lab's server extension runs (for its
+    knowledge base, or for `kb_path`, one chosen in the settings)."""
     deadline = time.monotonic() + 60
     info = None
     while info is None and time.monotonic() < deadline:
-        info = read_info(runtime_file(lab.kb_path, lab.service_runtime))
+        info = read_info(runtime_file(kb_path or lab.kb_path, lab.service_runtime))
         time.sleep(0.1)
     assert info is not None, "the server extension did not start the service"
     return RemoteKnowledgeBase(info)
@@ -113,3 +115,35 @@ def start_rename(page: Any, sidebar: Any, title: str, *, menu: bool = False) -> 
         if page.evaluate(has_field):
             return
     raise AssertionError(f"the title field of {title!r} did not open and stay open")
+
+
+def run_all_cells(page: Any) -> None:
+    """Run every cell of the open notebook once its kernel is idle."""
+    page.locator(".jp-Notebook").first.wait_for()
+    # The status bar names the kernel state; cells run before "Idle" would be lost.
+    page.locator("#jp-main-statusbar", has_text="Idle").wait_for(timeout=60_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
+def open_palette(page: Any, text: str) -> Any:
+    """Open JupyterLab's command palette and type `text`; returns the palette.
+
+    The shortcut does not always reach JupyterLab from the bare <body> a fresh
+    page has focused: when the palette does not show, the sidebar's heading is
+    clicked (focusing JupyterLab) and the shortcut pressed again. Not clicking
+    first keeps the focus where the test left it, which the palette restores.
+    """
+    palette = page.locator(".lm-CommandPalette")
+    field = palette.locator("input")
+    for attempt in range(5):
+        if attempt:
+            page.locator("#nodespace-sidebar .ns-heading").click()
+        page.keyboard.press("Control+Shift+C")
+        try:
+            field.wait_for(state="visible", timeout=2_000)
+            break
+        except Exception:  # playwright's TimeoutError: press again
+            continue
+    field.fill(text)
+    return palette

@@ -20,6 +20,7 @@ from .sidebar_helpers import (
     connect_remote,
     context_menu,
     eventually,
+    open_palette,
     open_sidebar,
     row,
     settle,
@@ -97,8 +98,7 @@ def test_a_node_opens_in_an_editor_saves_and_follows_python(
     assert "jp-mod-dirty" not in (tab.get_attribute("class") or "")
 
     # Opening it again (here from the palette, with the row selected) reuses the tab.
-    page.keyboard.press("Control+Shift+C")
-    page.locator(".lm-CommandPalette input").fill("NodeSpace: Open node")
+    open_palette(page, "NodeSpace: Open node")
     page.keyboard.press("Enter")
     assert page.locator(f".ns-editor[data-id='{node.id}']").count() == 1
 
@@ -331,6 +331,12 @@ def test_a_live_query_goes_into_the_notebook_and_stays_live(
     assert "TaskList.of(ns.connect())" in source
 
 
+def _research_nodes(lab: Lab) -> list[Any]:
+    """The top-level nodes of the second knowledge base, read through its service."""
+    with connect_remote(lab, (lab.root / "projects" / "research").resolve()) as other:
+        return other.children(None)
+
+
 def _settings_form(page: Any) -> Any:
     page.keyboard.press("Control+,")  # the settings editor
     page.locator(".jp-PluginList-entry", has_text="NodeSpace").first.click()
@@ -387,12 +393,15 @@ def test_settings_switch_the_knowledge_base(
         field.press("Tab")
         eventually(lambda: kb_name.is_visible() and kb_name.inner_text() == "research", 60)
         sidebar.locator(".ns-live-on").wait_for(timeout=30_000)
-        sidebar.locator(".ns-tree .ns-empty", has_text="Nothing here yet").wait_for()
+        # The new knowledge base holds at most today's journal page (the sidebar makes it).
+        sidebar.locator(".ns-today-list, .ns-today").first.wait_for()
+        eventually(lambda: row(sidebar, "Lives in the first").count() == 0)
+        assert {n.kind for n in _research_nodes(lab)} <= {"date"}
         assert page.locator(".ns-editor").count() == 0
         sidebar.locator(".ns-create input").fill("Research question")
         sidebar.locator(".ns-create input").press("Enter")
         row(sidebar, "Research question").wait_for()
-        assert (lab.root / "projects" / "research").is_dir()
+        assert "Research question" in {n.title for n in _research_nodes(lab)}
         assert not remote.search("Research question")  # not written to the first one
 
         # A path outside the Jupyter root is refused; the sidebar stays where it is.

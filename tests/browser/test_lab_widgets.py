@@ -7,6 +7,7 @@ from typing import Any
 import nbformat
 
 from .conftest import Lab
+from .sidebar_helpers import run_all_cells
 
 CELLS = [
     "import nodespace_lab as ns\n"
@@ -30,19 +31,11 @@ def _write_notebook(lab: Lab, name: str) -> None:
     nbformat.write(notebook, lab.root / name)
 
 
-def _run_all_cells(page: Any) -> None:
-    page.locator(".jp-Notebook").first.wait_for()
-    # The status bar names the kernel state; cells run before "Idle" would be lost.
-    page.locator("#jp-main-statusbar", has_text="Idle").wait_for(timeout=60_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-
-
 def test_widgets_render_and_write_back_in_jupyterlab(lab: Lab, lab_page: Any) -> None:
     _write_notebook(lab, "widgets.ipynb")
     page = lab_page
     page.goto(lab.page_url("widgets.ipynb"))
-    _run_all_cells(page)
+    run_all_cells(page)
 
     tasks = page.locator(".ns-tasks")
     table = page.locator(".ns-table")

@@ -12,13 +12,20 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import nbformat
 import pytest
 
 from nodespace_lab.service.client import RemoteKnowledgeBase
 from nodespace_lab.service.runtime import read_info, runtime_file
 
 from .conftest import Lab
-from .sidebar_helpers import connect_remote, focus_row, start_rename
+from .sidebar_helpers import (
+    connect_remote,
+    focus_row,
+    open_palette,
+    run_all_cells,
+    start_rename,
+)
 from .sidebar_helpers import eventually as _eventually
 from .sidebar_helpers import open_sidebar as _open_sidebar
 from .sidebar_helpers import row as _row
@@ -102,15 +109,33 @@ def test_the_sidebar_edits_the_knowledge_base_and_follows_python(
     _eventually(lambda: remote.get(child.id).status == "active")
 
 
+def test_a_change_made_in_a_kernel_appears_in_the_sidebar(lab: Lab, lab_page: Any) -> None:
+    """A notebook's kernel (started by this JupyterLab) writes through the same service."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "import nodespace_lab as ns\nkb = ns.connect()\nprint(type(kb).__name__)"
+        ),
+        nbformat.v4.new_code_cell("kb.create('text', 'Written by a kernel')\nprint('written')"),
+    ]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(notebook, lab.root / "kernel.ipynb")
+    sidebar = _open_sidebar(lab, lab_page, "kernel.ipynb")
+    run_all_cells(lab_page)
+    outputs = lab_page.locator(".jp-OutputArea-output")
+    _eventually(lambda: "written" in " ".join(outputs.all_inner_texts()), 60)
+    assert "RemoteKnowledgeBase" in outputs.first.inner_text()  # the service, not a lock
+    _row(sidebar, "Written by a kernel").wait_for(timeout=2_000)
+
+
 def test_the_commands_are_in_the_palette(lab: Lab, lab_page: Any) -> None:
     page = lab_page
     sidebar = _open_sidebar(lab, page)
-    page.keyboard.press("Control+Shift+C")
-    palette = page.locator(".lm-CommandPalette")
-    palette.locator("input").fill("NodeSpace")
+    palette = open_palette(page, "NodeSpace")
     labels = palette.locator(".lm-CommandPalette-itemLabel").all_inner_texts()
     assert {"NodeSpace: Open sidebar", "NodeSpace: New note", "NodeSpace: Search"} <= set(labels)
-    palette.locator(".lm-CommandPalette-item", has_text="NodeSpace: Search").click()
+    palette.locator("input").fill("NodeSpace: Search")
+    page.keyboard.press("Enter")  # runs the first (active) match
     _eventually(
         lambda: page.evaluate("document.activeElement?.classList.contains('ns-search-input')")
     )
@@ -143,8 +168,7 @@ def test_the_outline_works_from_the_keyboard(
 ) -> None:
     page = lab_page
     sidebar = _open_sidebar(lab, page)
-    page.keyboard.press("Control+Shift+C")
-    page.locator(".lm-CommandPalette input").fill("NodeSpace: New note")
+    open_palette(page, "NodeSpace: New note")
     page.keyboard.press("Enter")
     _eventually(
         lambda: page.evaluate("document.activeElement?.classList.contains('ns-create-input')")
