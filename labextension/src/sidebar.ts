@@ -36,6 +36,39 @@ const WAITING = 'The NodeSpace service is starting or restarting';
 
 type Mode = 'connecting' | 'unconfigured' | 'waiting' | 'ready' | 'error';
 
+/** How long after a title field opens a blur to nowhere counts as focus taken by the app. */
+const FOCUS_GRACE_MS = 500;
+
+/**
+ * Finish an inline edit on blur, except right after it opened when the focus
+ * went nowhere (no `relatedTarget`): a closing context menu or palette, or a
+ * re-render, can take the focus then, and the field would close at once. The
+ * field takes the focus back instead; a click elsewhere later still finishes.
+ */
+function keepFocusBriefly(
+  input: HTMLInputElement,
+  stillEditing: () => boolean,
+  finish: () => void
+): void {
+  const opened = performance.now();
+  input.addEventListener('blur', event => {
+    const taken = event.relatedTarget === null && performance.now() - opened < FOCUS_GRACE_MS;
+    if (taken && stillEditing()) {
+      window.setTimeout(() => {
+        if (stillEditing()) {
+          if (input.isConnected) {
+            input.focus();
+          } else {
+            finish(); // the field is gone: end the edit rather than leave it open
+          }
+        }
+      }, 0);
+      return;
+    }
+    finish();
+  });
+}
+
 function parentKey(parentId: unknown): string {
   return typeof parentId === 'string' ? parentId : ROOT;
 }
@@ -253,7 +286,7 @@ export class NodeSpaceSidebar extends Widget {
         void finish(false);
       }
     });
-    input.addEventListener('blur', () => void finish(true));
+    keepFocusBriefly(input, () => this.editing?.input === input, () => void finish(true));
   }
 
   /** Reload everything the sidebar shows. */
@@ -1162,7 +1195,7 @@ export class NodeSpaceSidebar extends Widget {
         void finish(false);
       }
     });
-    input.addEventListener('blur', () => void finish(true));
+    keepFocusBriefly(input, () => this.editing?.input === input, () => void finish(true));
     input.addEventListener('click', event => event.stopPropagation());
     input.addEventListener('dblclick', event => event.stopPropagation());
   }

@@ -236,7 +236,8 @@ def save_chat(kb: KnowledgeBase, answer: Answer, conversation: str | None) -> st
             )
         kb.update(conversation, content=chat.content.rstrip() + "\n\n" + turn)
         return conversation
-    title = answer.question if len(answer.question) <= 120 else answer.question[:119] + "…"
+    question = " ".join(answer.question.split())  # a title is one line; the content keeps all
+    title = question if len(question) <= 120 else question[:119] + "…"
     return kb.create("chat", title, turn, parent=kb.journal().id).id
 
 

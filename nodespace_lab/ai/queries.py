@@ -301,7 +301,7 @@ def _model_additions(kb: KnowledgeBase, draft: QueryDraft, model: Backend) -> No
         return
     lowered = draft.question.casefold()
     topic = str(proposal.get("topic") or "").strip()
-    if not draft.spec["text"] and topic and topic.casefold() in lowered:
+    if not draft.spec["text"] and topic.casefold() in lowered and _new_words(topic, draft):
         draft.spec["text"] = topic
         draft.sources["text"] = "the model (the words are in the question)"
     added = [t for t in proposal.get("tags") or [] if t in tags and t not in draft.spec["tags"]]
@@ -309,6 +309,20 @@ def _model_additions(kb: KnowledgeBase, draft: QueryDraft, model: Backend) -> No
     if added:
         draft.spec["tags"] += added
         draft.sources["tags"] = "the model (named in the question)"
+
+
+# Words that say nothing about a topic ("show me all open tasks due ...").
+_FILLER = frozenset(
+    {"a", "all", "an", "any", "are", "due", "find", "for", "get", "is", "list", "me", "my",
+     "of", "show", "that", "the", "which", "with"}
+)  # fmt: skip
+
+
+def _new_words(topic: str, draft: QueryDraft) -> bool:
+    """Whether `topic` says something the rules have not read already (a base model
+    tends to offer the whole question, "open tasks", as its topic)."""
+    read = set(re.findall(r"\w+", " ".join(draft.sources.values()).casefold()))
+    return any(w not in read | _FILLER for w in re.findall(r"\w+", topic.casefold()))
 
 
 def _find_schema(tags: list[str]) -> dict[str, Any]:

@@ -354,6 +354,7 @@ def _child_main(conn: Connection, values: dict[str, Any], backend_name: str | No
     from ..config.sections import AISettings
     from .backend import create_backend
 
+    _quiet_native_logs()
     try:
         backend = create_backend(AISettings(**values), backend_name)  # type: ignore[no-untyped-call]  # param is unannotated
         info = backend.load()
@@ -362,6 +363,17 @@ def _child_main(conn: Connection, values: dict[str, Any], backend_name: str | No
         return
     conn.send(("ready", 0, asdict(info)))
     _ChildLoop(conn, backend).run()
+
+
+def _quiet_native_logs() -> None:
+    """Send the child's stderr to /dev/null: llama.cpp prints notices there on every
+    context (they would land in notebook outputs). Errors reach the parent through
+    the pipe, and a crash through the exit code."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
 
 
 class _ChildLoop:

@@ -15,6 +15,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized, ws_authenticated
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from tornado import httpclient, web, websocket
+from tornado.iostream import StreamClosedError
 
 from ..errors import NodespaceError
 from ..service.api import METHODS, PREFIX
@@ -174,7 +175,12 @@ class AskHandler(_ServiceHandler):
             header_callback=self._status_line,
             streaming_callback=self._relay,
         )
-        response = await httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
+        try:
+            response = await httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
+        except (StreamClosedError, httpclient.HTTPClientError):
+            if self._gone:
+                return  # the browser left (Stop): _relay dropped the service's connection
+            raise
         if response.code == 599:
             raise web.HTTPError(503, "The NodeSpace service does not answer; it is restarting.")
         self.finish()
@@ -183,7 +189,16 @@ class AskHandler(_ServiceHandler):
         if line.startswith("HTTP/"):
             self.set_status(int(line.split()[1]))
 
+    _gone = False
+
+    def on_connection_close(self) -> None:
+        self._gone = True  # the browser stopped reading (Stop): the service must stop too
+
     def _relay(self, chunk: bytes) -> None:
+        if self._gone:
+            # Raising here makes the client drop the service's connection, which
+            # cancels the answer there (its handler cancels on connection close).
+            raise StreamClosedError()
         self.write(chunk)
         self.flush()
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from contextlib import suppress
 from typing import Any
+
+from tornado.iostream import StreamClosedError
 
 from ..ai import ask as asking
 from ..ai.backend import CancelToken
@@ -109,7 +112,8 @@ class AskHandler(_Authenticated):
 
     async def _line(self, value: dict[str, Any]) -> None:
         self.write(json.dumps(value) + "\n")
-        await self.flush()
+        with suppress(StreamClosedError):  # the reader left; on_connection_close cancels
+            await self.flush()
 
     def on_connection_close(self) -> None:
         if self.cancel is not None:

@@ -8,6 +8,7 @@ the answer's pieces arrive in `streaming`, then the finished turn joins
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from ..ai.ask import Answer
     from ..kb import KnowledgeBase
     from ..service.client import RemoteKnowledgeBase
+
+log = logging.getLogger(__name__)
 
 # Pieces are sent to the browser at most this often (one message per token is wasteful).
 _SEND_EVERY_S = 0.05
@@ -85,6 +88,10 @@ class ChatWidget(NodespaceWidget):
         except NodespaceError as error:
             self._finish_turn({"question": question, "error": str(error)})
             return
+        except Exception as error:  # a bug must show in the turn, not leave `busy` on
+            log.exception("ChatWidget: ask failed")
+            self._finish_turn({"question": question, "error": f"{type(error).__name__}: {error}"})
+            return
         self.answers.append(answer)
         if answer.chat_id:
             self.conversation = answer.chat_id
@@ -101,7 +108,11 @@ class ChatWidget(NodespaceWidget):
         if not change["new"]:
             self.preview = {}
             return
-        node = self.kb.get(change["new"])
+        try:
+            node = self.kb.get(change["new"])
+        except NodespaceError as error:  # deleted since it was cited: say so in the widget
+            self.preview, self.error = {}, str(error)
+            return
         self.preview = {
             "id": node.id,
             "kind": node.kind,

@@ -50,6 +50,17 @@ def notes(remote: RemoteKnowledgeBase) -> dict[str, str]:
     return {title: remote.create("text", title, content).id for title, content in NOTES.items()}
 
 
+def expand(details: Any) -> None:
+    """Open a <details> element by clicking its summary (again if a re-layout ate the click)."""
+
+    def is_open() -> bool:
+        if details.get_attribute("open") is None:
+            details.locator("summary").click()
+        return details.get_attribute("open") is not None
+
+    eventually(is_open)
+
+
 def stored_answer(content: str, question: str) -> str:
     """The answer to `question` in a chat node's content."""
     turn = content.split(f"**Question:** {question}", 1)[1]
@@ -97,11 +108,11 @@ def test_ask_streams_an_answer_whose_sources_open_editors(
               if row.title == question]  # fmt: skip
     cited = {node.id for node in remote.links(chat.id)}
     sources = turn.locator("details.ns-sources")
-    sources.locator("summary").click()
+    expand(sources)
     links = sources.locator("li .ns-link")
-    titles = links.all_inner_texts()
+    titles = links.all_text_contents()
     assert titles[0] == "Feeding the levain"
-    assert {notes[t] for t in titles if t in notes} >= cited
+    assert {remote.get(node_id).title for node_id in cited} <= set(titles)
     assert turn.locator(".ns-cite").count() == len(re.findall(r"\[\d+\]", answer.inner_text()))
     assert sources.locator("summary").inner_text().endswith(f"{len(cited)} cited)")
 
@@ -110,8 +121,8 @@ def test_ask_streams_an_answer_whose_sources_open_editors(
     editor.wait_for(timeout=10_000)
     assert editor.locator(".ns-editor-title").input_value() == "Feeding the levain"
 
-    # Stop ends an answer early, in the page and in the model: what the chat keeps of
-    # it is about what was shown (a full answer would be ~1500 characters).
+    # Stop ends an answer early, in the page and in the model: the chat keeps none of
+    # it, or about what was shown (the full answer would be ~1500 characters).
     follow_up = "When should I oil the bike chain?"
     section.locator(".ns-ask-input").fill(follow_up)
     section.locator(".ns-ask-button").click()
@@ -124,9 +135,11 @@ def test_ask_streams_an_answer_whose_sources_open_editors(
     assert section.locator(".ns-ask-stop").is_hidden()
     assert not section.locator(".ns-ask-button").is_disabled()
     shown = stopping.inner_text().removesuffix("(stopped)")
-    eventually(lambda: f"**Question:** {follow_up}" in remote.get(chat.id).content, timeout=60)
-    stored = stored_answer(remote.get(chat.id).content, follow_up)
-    assert len(stored) <= len(shown) + 300, f"the model went on after Stop: {stored!r}"
+    remote.draft_task("buy milk")  # a model call: it runs once the model is free again
+    content = remote.get(chat.id).content
+    if f"**Question:** {follow_up}" in content:
+        stored = stored_answer(content, follow_up)
+        assert len(stored) <= len(shown) + 300, f"the model went on after Stop: {stored!r}"
 
 
 def test_a_task_from_a_sentence_is_shown_edited_and_added(
