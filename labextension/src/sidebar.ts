@@ -36,14 +36,28 @@ const WAITING = 'The NodeSpace service is starting or restarting';
 
 type Mode = 'connecting' | 'unconfigured' | 'waiting' | 'ready' | 'error';
 
-/** How long after a title field opens a blur to nowhere counts as focus taken by the app. */
+/** How long after a title field opens a blur not caused by the user counts as taken. */
 const FOCUS_GRACE_MS = 500;
 
+/** When the user last clicked or pressed Tab anywhere (what moves the focus on purpose). */
+let lastUserMove = 0;
+document.addEventListener('pointerdown', () => (lastUserMove = performance.now()), true);
+document.addEventListener(
+  'keydown',
+  event => {
+    if (event.key === 'Tab') {
+      lastUserMove = performance.now();
+    }
+  },
+  true
+);
+
 /**
- * Finish an inline edit on blur, except right after it opened when the focus
- * went nowhere (no `relatedTarget`): a closing context menu or palette, or a
- * re-render, can take the focus then, and the field would close at once. The
- * field takes the focus back instead; a click elsewhere later still finishes.
+ * Finish an inline edit on blur, except right after it opened when the user did
+ * not move the focus (no click, no Tab): a closing context menu or palette gives
+ * the focus back to where it was, or a re-render takes it, and the field would
+ * close at once. The field takes the focus back instead; a click elsewhere, or
+ * Tab, finishes the edit as always.
  */
 function keepFocusBriefly(
   input: HTMLInputElement,
@@ -51,8 +65,9 @@ function keepFocusBriefly(
   finish: () => void
 ): void {
   const opened = performance.now();
-  input.addEventListener('blur', event => {
-    const taken = event.relatedTarget === null && performance.now() - opened < FOCUS_GRACE_MS;
+  input.addEventListener('blur', () => {
+    const now = performance.now();
+    const taken = now - opened < FOCUS_GRACE_MS && lastUserMove < opened;
     if (taken && stillEditing()) {
       window.setTimeout(() => {
         if (stillEditing()) {
@@ -67,6 +82,20 @@ function keepFocusBriefly(
     }
     finish();
   });
+}
+
+/**
+ * Focus `input` now and once more after the current task: a command run from the
+ * palette or a menu gives the focus back to where it was when that closes, after
+ * the command ran, which would take it from the field the command focused.
+ */
+function focusAfterCommand(input: HTMLInputElement): void {
+  input.focus();
+  window.setTimeout(() => {
+    if (document.activeElement !== input && input.isConnected) {
+      input.focus();
+    }
+  }, 0);
 }
 
 function parentKey(parentId: unknown): string {
@@ -189,14 +218,14 @@ export class NodeSpaceSidebar extends Widget {
       this.searchInput.value = text;
       this.scheduleSearch();
     }
-    this.searchInput.focus();
+    focusAfterCommand(this.searchInput);
     this.searchInput.select();
   }
 
   /** Focus the new-note field (command "NodeSpace: New note"). */
   focusNewNote(): void {
     this.outlineSection.open = true;
-    this.createInput.focus();
+    focusAfterCommand(this.createInput);
   }
 
   /** Rename a node in place: show it in the outline and edit its title there. */

@@ -94,27 +94,21 @@ def settle(sidebar: Any) -> None:
 
 def start_rename(page: Any, sidebar: Any, title: str, *, menu: bool = False) -> None:
     """Open the title field of the row titled `title` (Enter, or Rename in its context
-    menu) and retry until it has kept the focus for a moment.
+    menu) and check that it keeps the focus for a moment.
 
-    Under load on CI the field was seen not to open, or to close again right away
-    (cause not found; see the issue note), so the step is repeated rather than the
-    test failing on the step after it.
+    It once closed again at once when a closing menu or palette gave the focus back
+    to where it had been; the field now takes the focus back (`keepFocusBriefly` in
+    the sidebar), and this checks it stays open, with no retry to hide a regression.
     """
     has_field = "() => document.activeElement?.classList.contains('ns-title-input')"
-    for _ in range(5):
-        if menu:
-            context_menu(page, row(sidebar, title), "Rename")
-        else:
-            focus_row(page, sidebar, title)
-            page.keyboard.press("Enter")
-        try:
-            page.wait_for_function(has_field, timeout=2000)
-        except Exception:  # playwright's TimeoutError: try again
-            continue
-        page.wait_for_timeout(300)
-        if page.evaluate(has_field):
-            return
-    raise AssertionError(f"the title field of {title!r} did not open and stay open")
+    if menu:
+        context_menu(page, row(sidebar, title), "Rename")
+    else:
+        focus_row(page, sidebar, title)
+        page.keyboard.press("Enter")
+    page.wait_for_function(has_field, timeout=5_000)
+    page.wait_for_timeout(300)
+    assert page.evaluate(has_field), f"the title field of {title!r} closed again at once"
 
 
 def run_all_cells(page: Any) -> None:
