@@ -360,13 +360,13 @@ class FullTextIndex:
         clauses = [(must_not, self._term("id", _META_ID))]
         if not include_deleted:
             clauses.append((must_not, self._term("status", _DELETED)))
-        kind_values = _values(kinds, "kinds")
+        kind_values = filter_values(kinds, "kinds")
         if kind_values:
             any_kind = tantivy.Query.term_set_query(self._schema, "kind", kind_values)
             clauses.append((must, tantivy.Query.const_score_query(any_kind, 0.0)))
-        clauses += [(must, self._term("tags", tag)) for tag in _values(tags, "tags")]
+        clauses += [(must, self._term("tags", tag)) for tag in filter_values(tags, "tags")]
         if under is not None:
-            clauses.append((must, self._term("ancestors", _values([under], "under")[0])))
+            clauses.append((must, self._term("ancestors", filter_values([under], "under")[0])))
         return clauses
 
     def _term(self, field: str, value: str) -> tantivy.Query:
@@ -522,7 +522,8 @@ def _words(text: str) -> list[str]:
     return "".join(ch if ch.isalnum() else " " for ch in text).split()
 
 
-def _values(values: Sequence[str] | None, name: str) -> list[str]:
+def filter_values(values: Sequence[str] | None, name: str) -> list[str]:
+    """A search filter's values as a list, or a ValidationError naming the bad one."""
     if values is None:
         return []
     items = [values] if isinstance(values, str) else list(values)

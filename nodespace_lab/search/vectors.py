@@ -34,7 +34,7 @@ import numpy as np
 
 from ..ai.embed import Embedder, chunks
 from ..errors import StorageError, ValidationError
-from .fulltext import IndexSource, SearchDoc
+from .fulltext import IndexSource, SearchDoc, filter_values
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -599,9 +599,9 @@ class VectorIndex:
         under: str | None,
         include_deleted: bool,
     ) -> NDArray[np.bool_] | None:
-        kind_values = _values(kinds, "kinds")
-        tag_values = _values(tags, "tags")
-        under_values = _values([under], "under") if under is not None else []
+        kind_values = filter_values(kinds, "kinds")
+        tag_values = filter_values(tags, "tags")
+        under_values = filter_values([under], "under") if under is not None else []
         if not (kind_values or tag_values or under_values):
             return None if include_deleted else self._visible_mask()
         groups: list[set[str]] = []
@@ -915,19 +915,6 @@ def _discard(index: dict[str, set[str]], key: str, node_id: str) -> None:
         members.discard(node_id)
         if not members:
             del index[key]
-
-
-def _values(values: Sequence[str] | None, name: str) -> list[str]:
-    if values is None:
-        return []
-    items = [values] if isinstance(values, str) else list(values)
-    for item in items:
-        if not isinstance(item, str) or not item:
-            raise ValidationError(
-                f"Search filter {name}={values!r} holds {item!r}; every value must be a "
-                "non-empty string id or kind, e.g. kinds=['task']."
-            )
-    return items
 
 
 def _crc32(path: Path) -> int:

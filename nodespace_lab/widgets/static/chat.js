@@ -102,18 +102,7 @@ function render({ model, el }) {
     send.disabled = model.get("busy");
     status.textContent = model.get("busy") ? "Answering…" : model.get("status");
   };
-  const drawPreview = () => {
-    const node = model.get("preview");
-    if (!node || !node.id) {
-      preview.replaceChildren();
-      preview.hidden = true;
-      return;
-    }
-    preview.hidden = false;
-    const body = h("div", { className: "ns-markdown" });
-    body.append(safeFragment(node.html));
-    preview.replaceChildren(h("h3", { className: "ns-preview-title" }, node.title || "(untitled)"), body);
-  };
+  const drawPreview = () => drawNodePreview(preview, model.get("preview"));
 
   const stops = [
     redrawOn(model, ["turns", "streaming", "busy", "status"], draw),

@@ -155,3 +155,16 @@ function redrawOn(model, names, draw) {
   draw();
   return () => model.off(events, draw);
 }
+
+/** Show a node's preview (Markdown rendered and sanitised in Python) in `target`. */
+function drawNodePreview(target, node) {
+  if (!node || !node.id) {
+    target.replaceChildren();
+    target.hidden = true;
+    return;
+  }
+  target.hidden = false;
+  const body = h("div", { className: "ns-markdown" });
+  body.append(safeFragment(node.html));
+  target.replaceChildren(h("h3", { className: "ns-preview-title" }, node.title || "(untitled)"), body);
+}

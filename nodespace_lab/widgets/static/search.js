@@ -82,18 +82,7 @@ function render({ model, el }) {
       : "";
   };
 
-  const drawPreview = () => {
-    const node = model.get("preview");
-    if (!node || !node.id) {
-      preview.replaceChildren();
-      preview.hidden = true;
-      return;
-    }
-    preview.hidden = false;
-    const body = h("div", { className: "ns-markdown" });
-    body.append(safeFragment(node.html));
-    preview.replaceChildren(h("h3", { className: "ns-preview-title" }, node.title || "(untitled)"), body);
-  };
+  const drawPreview = () => drawNodePreview(preview, model.get("preview"));
 
   const stopResults = redrawOn(model, ["results", "results_for"], drawResults);
   const stopPreview = redrawOn(model, ["preview"], drawPreview);
