@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -43,3 +49,13 @@ def jupyter_command(module: str, port: int, token: str, root: Path) -> list[str]
     if os.geteuid() == 0:
         command.append("--allow-root")
     return command
+
+
+def run_in_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` to completion on a new event loop in a thread of its own.
+
+    The sync Playwright API of the browser tests, run earlier in the same process,
+    can leave the main thread with a running loop, where `asyncio.run` refuses.
+    """
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()

@@ -83,8 +83,9 @@ class ModelWorker(Backend):
         self.settings = settings
         self.backend_name = backend
         self.breaker = CircuitBreaker(settings.failure_threshold, settings.cooldown_s)
-        self.restarts = 0
-        self.last_recovery_s: float | None = None
+        self.restarts = 0  # model processes started to replace one that died or hung
+        self.last_recovery_s: float | None = None  # from that failure to the model answering
+        self._failed_at: float | None = None
         self._info: ModelInfo | None = None
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
@@ -249,6 +250,7 @@ class ModelWorker(Backend):
         self._fail(f"the model process died (exit code {code}); it is being restarted")
 
     def _fail(self, reason: str) -> None:
+        self._failed_at = time.monotonic()
         self._stop_child()
         self.breaker.failed(reason)
         self._restart_in_background()
@@ -290,6 +292,10 @@ class ModelWorker(Backend):
             self.breaker.failed(str(error))
             raise
         self._info = ModelInfo(**message)
+        if self._failed_at is not None:
+            self.restarts += 1
+            self.last_recovery_s = time.monotonic() - self._failed_at
+            self._failed_at = None
         return self._info
 
     def _wait_loaded(self, conn: Connection, process: BaseProcess) -> dict[str, Any]:
@@ -334,14 +340,10 @@ class ModelWorker(Backend):
             return  # wait for the cool-down; the next call retries
 
         def restart() -> None:
-            started = time.monotonic()
-            with self._lock:  # a call arriving meanwhile waits for the model
-                try:
-                    self._ready()
-                except ModelUnavailable:
-                    return
-            self.restarts += 1
-            self.last_recovery_s = time.monotonic() - started
+            # A call arriving meanwhile waits for the model; a failure here is reported
+            # by the next call, which tries again.
+            with self._lock, contextlib.suppress(ModelUnavailable):
+                self._ready()
 
         threading.Thread(target=restart, name="nodespace-model-restart", daemon=True).start()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from pathlib import Path
@@ -14,6 +13,7 @@ from nodespace_lab.jupyter.selection import KnowledgeBases
 from nodespace_lab.kb import KnowledgeBase
 from nodespace_lab.service.runtime import ENV_SERVICE
 
+from ..processes import run_in_own_loop
 from ..service.running import service_env
 
 
@@ -32,7 +32,7 @@ def test_new_kernels_inherit_the_chosen_knowledge_base(env: Path) -> None:
     kbs = KnowledgeBases(env, None, logging.getLogger("test"))
     assert kbs.current is None
     try:
-        chosen = asyncio.run(kbs.select("notes"))
+        chosen = run_in_own_loop(kbs.select("notes"))
         assert chosen.kb_path == env / "notes" and chosen.info is not None
         assert kbs.generation == 1
         assert os.environ["NODESPACE_KB"] == str(env / "notes")
@@ -45,5 +45,5 @@ def test_a_knowledge_base_open_elsewhere_is_refused_by_name(env: Path) -> None:
     kbs = KnowledgeBases(env, None, logging.getLogger("test"))
     refused = pytest.raises(DatabaseLocked, match=r"busy.*open in another process.*not opened")
     with KnowledgeBase(env / "busy"), refused:
-        asyncio.run(kbs.select("busy"))
+        run_in_own_loop(kbs.select("busy"))
     assert kbs.current is None and kbs.generation == 0

@@ -19,7 +19,7 @@ import pytest
 
 from nodespace_lab.service.runtime import read_info, runtime_file
 
-from ..processes import free_port, jupyter_command, wait_until_up
+from ..processes import free_port, jupyter_command, run_in_own_loop, wait_until_up
 from ..service.running import service_env
 
 ROUTES = [
@@ -220,7 +220,6 @@ def test_a_bad_knowledge_base_path_is_refused(server: Server, path: str, says: s
 
 def test_a_feed_of_the_old_knowledge_base_is_closed_on_switch(server: Server) -> None:
     from tornado import httpclient, websocket
-    from tornado.ioloop import IOLoop
 
     async def feed_close_code(kb: Path) -> int | None:
         url = server.url.replace("http", "ws") + f"/nodespace/api/v1/feed?since=0&kb={kb}"
@@ -230,7 +229,7 @@ def test_a_feed_of_the_old_knowledge_base_is_closed_on_switch(server: Server) ->
             pass
         return connection.close_code
 
-    assert IOLoop().run_sync(lambda: feed_close_code(server.kb_path / "other")) == 4001
+    assert run_in_own_loop(feed_close_code(server.kb_path / "other")) == 4001
 
 
 def test_stopping_jupyter_stops_the_service(server: Server) -> None:
