@@ -78,8 +78,9 @@ class Field:
         if self.type == "enum":
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.type == "ref":
-            target = f"a {self.to} node" if self.to else "a node"
-            return f"a list of ids of {target}s" if self.many else f"the id of {target}"
+            if self.many:
+                return f"a list of ids of {self.to + ' ' if self.to else ''}nodes"
+            return f"the id of {'a ' + self.to if self.to else 'a'} node"
         if self.type == "list":
             item = replace(self, type=self.of or "text", name=self.name)
             return f"a list of items, each {item.allowed()}"
