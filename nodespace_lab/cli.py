@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from ._cli import admin, ai, bench, nodes, queries, service
+from ._cli import admin, ai, bench, entities, nodes, queries, service
 from ._cli.context import KB_ENV, NodespaceGroup, make_state
 
 COMMANDS: tuple[click.Command, ...] = (
@@ -23,6 +23,7 @@ COMMANDS: tuple[click.Command, ...] = (
     queries.find,
     queries.query,
     nodes.journal,
+    entities.kind_group,
     queries.search,
     ai.ask,
     ai.task,

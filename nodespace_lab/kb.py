@@ -15,6 +15,7 @@ import polars as pl
 
 from .ai.methods import KnowledgeBaseAI
 from .config import Settings, load_settings
+from .entities.methods import KnowledgeBaseEntities
 from .errors import ModelUnavailable, NotFound, QueryError, StorageError
 from .graph import ChangeSet, GraphStore, Op, open_store
 from .graph.cypher import check_query
@@ -52,7 +53,7 @@ _vector_indexes: dict[Path, tuple[VectorIndex, int]] = {}
 _vectors_lock = threading.Lock()
 
 
-class KnowledgeBase(KnowledgeBaseAI):
+class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
     """A knowledge base folder: graph database plus its derived indexes.
 
     Use it as a context manager, or call `close()` when done.
@@ -78,6 +79,7 @@ class KnowledgeBase(KnowledgeBaseAI):
         self._vector_lock = threading.Lock()
         self._vector_warned = False
         try:
+            self._open_entities()
             self._fulltext = _acquire_fulltext(self.path, self.settings)
             try:
                 self._fulltext.catch_up(_SearchSource(self))

@@ -24,7 +24,10 @@ class KindSpec:
 
     `fields` are the extra columns it accepts; `prepare(values, old)` gets the
     values about to be written (and the stored row when updating) and returns
-    them completed, or raises `ValidationError`.
+    them completed, or raises `ValidationError`. With `open_fields`, create and
+    update pass it keyword fields beyond the node's columns too (entity kinds,
+    whose fields a schema stored per knowledge base declares); `prepare` must
+    fold them into `properties` and remove them.
     """
 
     name: str
@@ -33,6 +36,7 @@ class KindSpec:
     prepare: Validator | None = None
     in_tree: bool = True
     id_from_title: bool = False
+    open_fields: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -7,6 +7,8 @@ subscribers and search indexes follow an undo exactly as they follow edits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..errors import NothingToUndo
 from ..graph import ChangeSet, GraphStore, Op, WriteTx
 from . import links, tree
@@ -14,6 +16,9 @@ from .model import decode_row, encode_row
 from .writer import NodeWriter
 
 _PAGE = 200
+#: How to revert operations that other concepts record (e.g. "schema" from
+#: entities/): op name -> function(tx, op) that puts `op.before` back.
+REVERTERS: dict[str, Callable[[WriteTx, Op], None]] = {}
 
 
 def undoable(store: GraphStore) -> ChangeSet | None:
@@ -47,6 +52,9 @@ def undo(store: GraphStore, writer: NodeWriter) -> ChangeSet:
 
 def _revert(tx: WriteTx, writer: NodeWriter, op: Op, seq: int) -> None:
     if op.op == "repair":
+        return
+    if op.op in REVERTERS:
+        REVERTERS[op.op](tx, op)
         return  # repairs only rebuilt derived edges; there is nothing to put back
     if op.op in {"member+", "member-"}:
         assert op.target is not None

@@ -51,7 +51,7 @@ class NodeWriter:
     def _clean(self, obj: str, kind: str, values: dict[str, Any], old: Row | None) -> Row:
         spec = kind_spec(kind)
         unknown = sorted(set(values) - EDITABLE)
-        if unknown:
+        if unknown and not spec.open_fields:
             raise ValidationError(
                 f"{obj} has no field {unknown[0]!r}; editable fields are "
                 f"{', '.join(sorted(EDITABLE))} (use move() to change the parent)."

@@ -1,0 +1,5 @@
+"""Typed entities: user-defined kinds with schemas stored in the graph (DESIGN.md, data model)."""
+
+from .schema import FIELD_TYPES, Field, KindSchema
+
+__all__ = ["FIELD_TYPES", "Field", "KindSchema"]
