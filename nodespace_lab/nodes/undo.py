@@ -52,10 +52,10 @@ def undo(store: GraphStore, writer: NodeWriter) -> ChangeSet:
 
 def _revert(tx: WriteTx, writer: NodeWriter, op: Op, seq: int) -> None:
     if op.op == "repair":
-        return
+        return  # repairs only rebuilt derived edges; there is nothing to put back
     if op.op in REVERTERS:
         REVERTERS[op.op](tx, op)
-        return  # repairs only rebuilt derived edges; there is nothing to put back
+        return
     if op.op in {"member+", "member-"}:
         assert op.target is not None
         add = op.op == "member-"

@@ -325,9 +325,12 @@ def test_settings_reach_the_engine(kb_factory) -> None:
 
 
 def test_migrations_are_recorded_once(kb_factory) -> None:
+    from nodespace_lab.graph.migrations import available
+
     kb = kb_factory()
-    names = kb.store.rows("MATCH (m:Migration) RETURN m.id")
-    assert names == [["m001_initial"]]
+    names = kb.store.rows("MATCH (m:Migration) RETURN m.id ORDER BY m.id")
+    assert [name for [name] in names] == available()
+    assert available()[:2] == ["m001_initial", "m002_entity_kinds"]
     kb.close()
     again = kb_factory()
-    assert again.store.rows("MATCH (m:Migration) RETURN count(m)")[0][0] == 1
+    assert again.store.rows("MATCH (m:Migration) RETURN count(m)")[0][0] == len(available())
