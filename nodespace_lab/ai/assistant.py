@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ..errors import ModelUnavailable
 from .backend import resolve_backend_name
 from .worker import ModelWorker
 
@@ -61,8 +60,3 @@ class Assistant:
             model, self._model = self._model, None
         if model is not None:
             model.close()
-
-
-def unavailable_reason(error: ModelUnavailable) -> str:
-    """One line for users: what failed and that the rest keeps working."""
-    return f"{error} Everything else (text search, notes, tasks) keeps working."

@@ -27,7 +27,7 @@ class KnowledgeBaseAI:
 
     settings: Any
     _assistant: Assistant | None = None
-    _assistant_lock = threading.Lock()
+    _assistant_lock = threading.Lock()  # shared by all instances: taken once per first use
 
     @property
     def ai(self) -> Assistant:
