@@ -21,8 +21,11 @@ from ..service.running import service_env
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name, value in service_env(tmp_path).items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("NODESPACE_KB", raising=False)
-    monkeypatch.delenv(ENV_SERVICE, raising=False)
+    # select() exports these for new kernels; set-then-delete makes monkeypatch restore
+    # them (unset) afterwards, or later notebooks under nbval would open this test's KB.
+    for name in ("NODESPACE_KB", ENV_SERVICE):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     root = tmp_path / "root"
     root.mkdir()
     return root
