@@ -156,13 +156,14 @@ def finish(
     seconds: float = 0.0,
     finish_reason: str = "stop",
 ) -> Answer:
-    """Check the answer's citations and, with `kb`, store the exchange as a chat node."""
+    """Check the answer's citations and, with `kb`, store the exchange as a chat node
+    (not when the answer was cancelled: a stopped answer is not kept)."""
     clean, citations, invalid = check_citations(text, prepared.sources)
     answer = Answer(
         prepared.question, clean, citations, prepared.sources, invalid,
         model=model_name, seconds=seconds, finish_reason=finish_reason,
     )  # fmt: skip
-    if kb is not None:
+    if kb is not None and finish_reason != "cancelled":
         answer.chat_id = save_chat(kb, answer, prepared.conversation)
     return answer
 

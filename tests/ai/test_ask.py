@@ -102,3 +102,11 @@ def test_without_a_model_ask_says_why_and_search_still_works(
     assert kb.draft_task("feed the levain tomorrow").title == "Feed the levain"
     status = kb.ai_status()
     assert status["available"] is False and "none.gguf" in status["last_error"]
+
+
+def test_a_cancelled_answer_is_not_stored(kb: KnowledgeBase, notes: dict[str, str]) -> None:
+    sources = [Source(1, notes["Bike maintenance"], "Bike maintenance", "text", "", "search")]
+    prepared = Prepared("When do I oil the chain?", sources, [], None)
+    stopped = finish(kb, prepared, "Every 300 [1", finish_reason="cancelled")
+    assert stopped.chat_id is None and stopped.finish_reason == "cancelled"
+    assert kb.find("chat").all() == []
