@@ -14,6 +14,7 @@ import sys
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -160,6 +161,21 @@ class Backend(ABC):
         except Exception as error:  # any failure is the answer
             return Health(False, f"{type(error).__name__}: {error}")
         return Health(True, "ok", time.perf_counter() - started)
+
+
+@contextmanager
+def held(lock: threading.Lock, timeout_s: float, model: str) -> Iterator[None]:
+    """Hold a loaded model's lock (one call at a time), or raise `ModelUnavailable`
+    once `timeout_s` passed waiting for the call before."""
+    if not lock.acquire(timeout=timeout_s):
+        raise ModelUnavailable(
+            f"{model} is still busy with another call after {timeout_s:g} s; cancel it or "
+            "wait (ai.timeout_s sets this wait)."
+        )
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def collect(pieces: Iterator[str], cancel: CancelToken | None = None) -> Generation:

@@ -13,13 +13,21 @@ import json
 import math
 import os
 import threading
-from collections.abc import Generator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Generator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelUnavailable, ValidationError
-from .backend import Backend, CancelToken, FinishReason, GenerationOptions, Message, ModelInfo
+from .backend import (
+    Backend,
+    CancelToken,
+    FinishReason,
+    GenerationOptions,
+    Message,
+    ModelInfo,
+    held,
+)
 from .models import model_file
 from .template import StopMatcher, format_chat, stop_strings, strip_bos
 
@@ -110,18 +118,9 @@ class LlamaCppBackend(Backend):
             if llama is not None:
                 llama.close()
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        if not self._lock.acquire(timeout=self._busy_timeout_s):
-            raise ModelUnavailable(
-                f"Model {self._model_path or 'Gemma 3 270M'!r} is still busy with another "
-                f"generation after {self._busy_timeout_s:g} s; cancel it or wait "
-                "(ai.timeout_s sets this wait)."
-            )
-        try:
-            yield
-        finally:
-            self._lock.release()
+    def _locked(self) -> AbstractContextManager[None]:
+        name = self._model_path or "Gemma 3 270M"
+        return held(self._lock, self._busy_timeout_s, f"Model {name!r}")
 
     # -- generation ---------------------------------------------------------
 

@@ -16,13 +16,21 @@ from __future__ import annotations
 import gc
 import math
 import threading
-from collections.abc import Generator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Generator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import ModelUnavailable, ValidationError
-from .backend import Backend, CancelToken, FinishReason, GenerationOptions, Message, ModelInfo
+from .backend import (
+    Backend,
+    CancelToken,
+    FinishReason,
+    GenerationOptions,
+    Message,
+    ModelInfo,
+    held,
+)
 from .template import GEMMA3_TEMPLATE, StopMatcher, stop_strings
 
 if TYPE_CHECKING:
@@ -99,18 +107,9 @@ class MlxBackend(Backend):
             self._info = _describe(folder, source, self._tokenizer, self._context_length)
         return self._model, self._tokenizer
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        if not self._lock.acquire(timeout=self._busy_timeout_s):
-            raise ModelUnavailable(
-                f"MLX model {self._model_path or 'Gemma 3 270M'!r} is still busy with another "
-                f"call after {self._busy_timeout_s:g} s; cancel it or wait (ai.timeout_s sets "
-                "this wait)."
-            )
-        try:
-            yield
-        finally:
-            self._lock.release()
+    def _locked(self) -> AbstractContextManager[None]:
+        name = self._model_path or "Gemma 3 270M"
+        return held(self._lock, self._busy_timeout_s, f"MLX model {name!r}")
 
     # -- generation ---------------------------------------------------------
 
