@@ -119,7 +119,8 @@ def test_ask_streams_an_answer_whose_sources_open_editors(
     links.first.click()
     editor = page.locator(f".ns-editor[data-id='{notes['Feeding the levain']}']")
     editor.wait_for(timeout=10_000)
-    assert editor.locator(".ns-editor-title").input_value() == "Feeding the levain"
+    # The editor fills its fields once the node has loaded.
+    eventually(lambda: editor.locator(".ns-editor-title").input_value() == "Feeding the levain")
 
     # Stop ends an answer early, in the page and in the model: the chat keeps none of
     # it, or about what was shown (the full answer would be ~1500 characters).
