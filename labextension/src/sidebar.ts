@@ -53,17 +53,26 @@ document.addEventListener(
 );
 
 /**
- * Finish an inline edit on blur, except right after it opened when the user did
- * not move the focus (no click, no Tab): a closing context menu or palette gives
+ * An inline title field: Enter finishes, Escape cancels, and a blur finishes, except
+ * right after it opened when the user did not move the focus (no click, no Tab):
+ * a closing context menu or palette gives
  * the focus back to where it was, or a re-render takes it, and the field would
  * close at once. The field takes the focus back instead; a click elsewhere, or
  * Tab, finishes the edit as always.
  */
-function keepFocusBriefly(
+function bindTitleField(
   input: HTMLInputElement,
   stillEditing: () => boolean,
-  finish: () => void
+  finish: (commit: boolean) => void
 ): void {
+  // Enter keeps the title, Escape drops it; keys stay out of the outline's handlers.
+  input.addEventListener('keydown', event => {
+    event.stopPropagation();
+    if (event.key === 'Enter' || event.key === 'Escape') {
+      event.preventDefault();
+      finish(event.key === 'Enter');
+    }
+  });
   const opened = performance.now();
   input.addEventListener('blur', () => {
     const now = performance.now();
@@ -74,13 +83,13 @@ function keepFocusBriefly(
           if (input.isConnected) {
             input.focus();
           } else {
-            finish(); // the field is gone: end the edit rather than leave it open
+            finish(true); // the field is gone: end the edit rather than leave it open
           }
         }
       }, 0);
       return;
     }
-    finish();
+    finish(true);
   });
 }
 
@@ -305,17 +314,7 @@ export class NodeSpaceSidebar extends Widget {
         this.select(this.selected);
       }
     };
-    input.addEventListener('keydown', event => {
-      event.stopPropagation();
-      if (event.key === 'Enter') {
-        event.preventDefault();
-        void finish(true);
-      } else if (event.key === 'Escape') {
-        event.preventDefault();
-        void finish(false);
-      }
-    });
-    keepFocusBriefly(input, () => this.editing?.input === input, () => void finish(true));
+    bindTitleField(input, () => this.editing?.input === input, commit => void finish(commit));
   }
 
   /** Reload everything the sidebar shows. */
@@ -1214,17 +1213,7 @@ export class NodeSpaceSidebar extends Widget {
       this.pending.tasks = node.kind === 'task';
       this.scheduleFlush();
     };
-    input.addEventListener('keydown', event => {
-      event.stopPropagation();
-      if (event.key === 'Enter') {
-        event.preventDefault();
-        void finish(true);
-      } else if (event.key === 'Escape') {
-        event.preventDefault();
-        void finish(false);
-      }
-    });
-    keepFocusBriefly(input, () => this.editing?.input === input, () => void finish(true));
+    bindTitleField(input, () => this.editing?.input === input, commit => void finish(commit));
     input.addEventListener('click', event => event.stopPropagation());
     input.addEventListener('dblclick', event => event.stopPropagation());
   }

@@ -97,7 +97,7 @@ def start_rename(page: Any, sidebar: Any, title: str, *, menu: bool = False) -> 
     menu) and check that it keeps the focus for a moment.
 
     The field used to close again at once when a closing menu or palette gave the
-    focus back (fixed: `keepFocusBriefly` in the sidebar). Rarely, on a loaded CI
+    focus back (fixed: `bindTitleField` in the sidebar). Rarely, on a loaded CI
     machine, the field still does not open on the first Enter right after the note
     was created (cause not found; see the issue note): that case is tried again,
     and printed, rather than hidden.
