@@ -168,6 +168,8 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
             )
             if tags:
                 self._writer.tag(row["id"], tuple(tags))
+        if self._has_calculated(kind):
+            return self.get(row["id"])  # with the values computed as it committed
         return Node.from_row(row)
 
     def get(self, node_id: str) -> Node:
@@ -661,6 +663,8 @@ class _SearchSource:
             for op in change.ops:
                 if op.op in {"cypher", "unimport", "repair"}:
                     return self.kb.seq, None
+                if op.op in {"recalc", "calc"}:
+                    continue  # calculated values are not part of search documents
                 if op.op == "import":
                     if op.count > 50_000:
                         return self.kb.seq, None

@@ -74,7 +74,8 @@ def doctor(ctx: click.Context, repair: bool) -> None:
     """Check the knowledge base; exit 1 if problems remain.
 
     Checks the hierarchy (no cycles, no dangling parents), ordering keys, links
-    against the references in content, memberships, and the search index.
+    against the references in content, memberships, the search index, and
+    recomputes every calculated field from scratch to compare with what is stored.
     """
     from ..kb import KnowledgeBase
     from ..nodes.doctor import doctor as run_doctor

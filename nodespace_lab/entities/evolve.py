@@ -106,7 +106,10 @@ def change_field(
     new = parse_field(schema.name, name, spec)
     planned: list[tuple[Row, dict[str, Any]]] = []
     blockers: list[str] = []
-    for row in entities(tx, schema.name):
+    # A calculated field's values are recomputed when the schema commits: nothing to
+    # convert. (A calculated field turned into a plain one keeps its values, converted.)
+    rows = [] if new.expression is not None else entities(tx, schema.name)
+    for row in rows:
         values = _values(row)
         try:
             converted = _converted(tx, schema, old, new, values.get(name))

@@ -16,6 +16,7 @@ from ..graph import GraphStore
 from ..nodes import tree
 from ..nodes.writer import NodeWriter
 from . import evolve
+from .calc.engine import Mismatch
 from .files import load_schema_file
 from .schema import Field, KindSchema, decode_value, make_schema
 from .store import Registry, register_entity_kind, registry, write_schema
@@ -32,8 +33,23 @@ class KnowledgeBaseEntities:
         return registry(self._store)
 
     def _open_entities(self) -> None:
-        """Load the schemas (and register their kinds) when the knowledge base opens."""
+        """Load the schemas (registering their kinds) and check calculated values cheaply."""
         self._entities.all()
+        self._entities.calc.check_on_open()
+
+    # -- calculated fields ------------------------------------------------------
+
+    def _has_calculated(self, kind: str) -> bool:
+        schema = self._entities.get(kind)
+        return schema is not None and any(f.expression is not None for f in schema.fields)
+
+    def check_calculated(self) -> list[Mismatch]:
+        """Recompute every calculated field from scratch; the stored values that differ."""
+        return self._entities.calc.mismatches()
+
+    def recalculate(self) -> int:
+        """Recompute every calculated field and store what differs; returns the nodes changed."""
+        return self._entities.calc.repair()
 
     def define(
         self,

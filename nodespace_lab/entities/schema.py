@@ -6,9 +6,9 @@ stored form that round-trips through JSON exactly: text, enum and reference
 ids as strings, numbers as floats, integers as ints (int64 range), bools,
 dates as 'YYYY-MM-DD', datetimes as naive-UTC ISO strings, lists as arrays.
 
-A field may later carry an `expression` (a calculated field, issue 6 part 3):
-the slot exists in the stored spec so schemas written now stay readable, but
-`define()` refuses it until the expression language lands.
+A field with an `expression` is calculated (see `calc/`): its value is
+computed from other fields and stored like any other, but never set by hand.
+Its type may be left out ('auto') and is then inferred when it is defined.
 """
 
 from __future__ import annotations
@@ -23,11 +23,27 @@ from typing import Any
 from ..errors import ValidationError
 from ..nodes.model import COLUMNS
 
+#: The type of a calculated field whose type is inferred from its expression.
+AUTO = "auto"
 SCALAR_TYPES = ("text", "number", "integer", "bool", "date", "datetime", "enum")
 FIELD_TYPES = (*SCALAR_TYPES, "ref", "list")
-#: Names a field cannot take: node columns and the keyword arguments of create().
+#: Names a field cannot take: node columns, the keyword arguments of create(), and
+#: the names expressions use for neighbours and built-in attributes.
 RESERVED = frozenset(
-    {*COLUMNS, "parent", "index", "tags", "node_id", "expected_version", "children", "kind"}
+    {
+        *COLUMNS,
+        "parent",
+        "index",
+        "tags",
+        "node_id",
+        "expected_version",
+        "children",
+        "kind",
+        "links",
+        "backlinks",
+        "done",
+        "archived",
+    }
 )
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _INT = re.compile(r"[-+]?\d+")
@@ -88,6 +104,8 @@ class Field:
 
     def type_label(self) -> str:
         """The type as written in a schema file: 'integer', 'list of date', 'ref to person'."""
+        if self.expression is not None:
+            return f"{self.type} = {self.expression}"
         if self.type == "list":
             return f"list of {self.of}"
         if self.type == "ref":
@@ -195,7 +213,9 @@ def parse_field(kind: str, name: str, spec: object) -> Field:
 def _build_field(kind: str, name: str, spec: dict[str, Any]) -> Field:
     where = f"Kind {kind!r} field {name!r}"
     kind_of = spec.get("type")
-    if kind_of not in FIELD_TYPES:
+    if kind_of is None and spec.get("expression") is not None:
+        kind_of = AUTO  # inferred from the expression when the kind is defined
+    if kind_of not in FIELD_TYPES and not (kind_of == AUTO and spec.get("expression")):
         raise ValidationError(
             f"{where} has type {short(kind_of)}; use one of {', '.join(FIELD_TYPES)}."
         )
@@ -237,13 +257,31 @@ def _finish_field(kind: str, item: Field) -> Field:
     if item.to is not None:
         check_kind_name(item.to)
     if item.expression is not None:
-        raise ValidationError(
-            f"{where} has an expression: calculated fields are not available yet; "
-            "remove the expression."
-        )
+        return _finish_calculated(kind, item)
     if item.default is not None:
         default = check_value(f"{where} default", item, item.default, label=False)
         item = replace(item, default=default)
+    return item
+
+
+def _finish_calculated(kind: str, item: Field) -> Field:
+    """Check what can be checked of a calculated field on its own (names and types need
+    the other kinds: `calc.plan.compile_plan` checks them when the kind is stored)."""
+    from .calc.plan import CALC_TYPES, parsed  # the language is loaded only when used
+
+    where = f"Kind {kind!r} field {item.name!r}"
+    if item.type not in (*CALC_TYPES, AUTO):
+        raise ValidationError(
+            f"{where} is calculated, so its type is one of {', '.join(CALC_TYPES)} "
+            f"(or left out to infer it), not {item.type!r}."
+        )
+    for option in ("required", "default", "to", "many", "of"):
+        if getattr(item, option) not in (None, False):
+            raise ValidationError(
+                f"{where} is calculated: {option!r} does not apply (its value always comes "
+                "from the expression); remove it."
+            )
+    parsed(kind, item.name, item.expression or "")
     return item
 
 

@@ -35,7 +35,9 @@ from ..graph.changelog import ChangeSet
 from ..nodes import undo
 from ..nodes.kinds import KINDS, KindSpec, register_kind
 from ..nodes.model import COLUMNS, Row
-from .schema import Field, KindSchema, check_value, schema_from_json, short
+from .calc.engine import CalcEngine
+from .calc.plan import compile_plan
+from .schema import AUTO, Field, KindSchema, check_value, schema_from_json, short
 
 OP = "schema"
 _LOAD = "MATCH (k:EntityKind) RETURN k.name, k.spec, k.version ORDER BY k.name"
@@ -55,6 +57,7 @@ class Registry:
         self._schemas: dict[str, KindSchema] | None = None
         self._lock = threading.Lock()
         store.subscribe(self._on_change)
+        self.calc = CalcEngine(self)
 
     def _on_change(self, change: ChangeSet) -> None:
         if any(op.op == OP for op in change.ops):
@@ -66,6 +69,14 @@ class Registry:
 
     def all(self) -> dict[str, KindSchema]:
         """Every schema of this store by kind name."""
+        tx = self.store.current_tx
+        if tx is not None and any(op.op == OP for op in tx.ops):
+            # Schemas this transaction changed: read them fresh and keep no cache,
+            # since a rollback would leave the cache ahead of the database.
+            fresh = {s.name: s for s in _load(self.store)}
+            for schema in fresh.values():
+                register_entity_kind(schema)
+            return fresh
         schemas = self._schemas
         if schemas is None:
             with self._lock:
@@ -142,12 +153,21 @@ def write_schema(tx: WriteTx, before: KindSchema | None, after: KindSchema | Non
     either = after or before
     assert either is not None
     name = either.name
+    if after is not None and any(f.type == AUTO for f in after.fields):
+        after = _inferred(tx, after)
     if after is None:
         tx.execute(_DROP, {"name": name})
     else:
         register_entity_kind(after)
         _put(tx, _image(after) or {})
     tx.record(Op(OP, f"schema:{name}", OP, _image(before), _image(after)))
+
+
+def _inferred(tx: WriteTx, schema: KindSchema) -> KindSchema:
+    """`schema` with the types of its calculated fields inferred from their expressions."""
+    schemas = {s.name: s for s in _load(tx.store)}
+    schemas[schema.name] = schema
+    return compile_plan(schemas).kinds[schema.name].schema
 
 
 def _put(tx: WriteTx, image: Row) -> None:
@@ -224,6 +244,13 @@ def complete(
         )
     merged = dict(current)
     for item in schema.fields:
+        if item.expression is not None:
+            if item.name in given:
+                raise ValidationError(
+                    f"{obj} field {item.name!r} is calculated ({item.expression}); it cannot be "
+                    "set. Change the fields it is calculated from instead."
+                )
+            continue
         if item.name in given:
             merged[item.name] = check_value(obj, item, given[item.name])
         elif new and item.default is not None:

@@ -14,7 +14,7 @@ from typing import Any
 
 Row = dict[str, Any]
 # Operations over many nodes at once, recorded without per-node rows.
-BATCH_OPS = frozenset({"import", "unimport", "repair", "cypher"})
+BATCH_OPS = frozenset({"import", "unimport", "repair", "cypher", "recalc"})
 
 
 @dataclass(frozen=True)

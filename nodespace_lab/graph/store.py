@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 Params = dict[str, Any]
 Subscriber = Callable[[ChangeSet], None]
+#: Runs inside the outermost write transaction just before it commits, and may
+#: write and record more (calculated fields follow the changes this way).
+CommitHook = Callable[["WriteTx"], None]
 
 _stores: dict[Path, GraphStore] = {}
 _stores_lock = threading.Lock()
@@ -60,6 +63,9 @@ class WriteTx:
         self.ops: list[Op] = []
         self.undoes: int | None = None
         self.scanned_frames = False
+        # Set when statements wrote bookkeeping that must commit even with no ops
+        # recorded (it then commits without a change-log record or a new seq).
+        self.bookkeeping = False
 
     def execute(self, query: str, params: Params | None = None) -> list[list[Any]]:
         """Run one statement inside this transaction and return its rows."""
@@ -88,6 +94,7 @@ class GraphStore:
         self._tx: WriteTx | None = None
         self._tx_owner: int | None = None
         self._subscribers: list[Subscriber] = []
+        self._commit_hooks: list[CommitHook] = []
         try:
             self._writer = self.engine.connect(settings.performance.query_threads)
             apply_migrations(self._writer)
@@ -164,6 +171,16 @@ class GraphStore:
         """True when the calling thread has a write transaction open."""
         return self._tx is not None and self._tx_owner == threading.get_ident()
 
+    @property
+    def current_tx(self) -> WriteTx | None:
+        """The write transaction the calling thread has open, if any."""
+        return self._tx if self.in_transaction else None
+
+    def before_commit(self, hook: CommitHook) -> Callable[[], None]:
+        """Run `hook(tx)` before each write transaction with operations commits."""
+        self._commit_hooks.append(hook)
+        return lambda: self._commit_hooks.remove(hook)
+
     @contextmanager
     def write(self, label: str) -> Iterator[WriteTx]:
         """Open (or join) the write transaction of this thread.
@@ -179,6 +196,9 @@ class GraphStore:
             tx = self._begin(label)
             try:
                 yield tx
+                if tx.ops:
+                    for hook in list(self._commit_hooks):
+                        hook(tx)
                 change = self._commit(tx)
             except BaseException:
                 self._rollback()
@@ -211,7 +231,10 @@ class GraphStore:
 
     def _commit(self, tx: WriteTx) -> ChangeSet | None:
         if not tx.ops:
-            self._run(self._writer, "ROLLBACK", None)
+            if tx.bookkeeping:
+                self._commit_statement()
+            else:
+                self._run(self._writer, "ROLLBACK", None)
             return None
         seq = self._seq + 1
         at = dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -3,8 +3,9 @@
 Checks: the hierarchy is a forest (no cycles, parent column equals the one
 CHILD_OF edge, no parent that does not exist), ordering keys are valid and
 unique per parent, references and links equal what the content says,
-memberships point at tags or collections, and the full-text index holds
-exactly the nodes of the graph.
+memberships point at tags or collections, the full-text index holds
+exactly the nodes of the graph, and every stored calculated value equals its
+recomputation from scratch.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from ..errors import ValidationError
 from ..graph import Op, WriteTx
 from . import links, tree
 from .model import encode_row
@@ -105,7 +107,20 @@ def find_problems(kb: KnowledgeBase) -> list[Problem]:
         Problem("membership", a, f"is a member of {b!r}, which is not a tag or collection")
         for a, b in graph.members
     ]
-    return problems + _fulltext(kb, set(graph.nodes["id"].to_list()))
+    return problems + _fulltext(kb, set(graph.nodes["id"].to_list())) + _calculated(kb)
+
+
+def _calculated(kb: KnowledgeBase) -> list[Problem]:
+    """Stored calculated values that differ from a recomputation from scratch."""
+    try:
+        mismatches = kb.check_calculated()
+    except ValidationError as exc:
+        return [Problem("calculated", "-", f"the definitions do not compile: {exc}")]
+    return [
+        Problem("calculated", m.node_id, f"field {m.field!r} stores {m.stored!r}, computes to "
+                f"{m.computed!r}")
+        for m in mismatches
+    ]  # fmt: skip
 
 
 def _hierarchy(graph: _Graph) -> list[Problem]:
@@ -185,10 +200,13 @@ def doctor(kb: KnowledgeBase, *, repair: bool = False) -> Report:
     problems = find_problems(kb)
     if not repair or not problems:
         return Report(problems)
-    graph_problems = [p for p in problems if p.check != "fulltext"]
+    graph_problems = [p for p in problems if p.check not in {"fulltext", "calculated"}]
     if graph_problems:
+        # Its "repair" operation makes the commit recompute every calculated value too.
         with kb.store.write("doctor --repair") as tx:
             _repair(kb, tx, graph_problems)
+    elif any(p.check == "calculated" for p in problems):
+        kb.recalculate()
     kb.reindex()
     return Report(problems, repaired=True, remaining=find_problems(kb))
 

@@ -19,6 +19,8 @@ _PAGE = 200
 #: How to revert operations that other concepts record (e.g. "schema" from
 #: entities/): op name -> function(tx, op) that puts `op.before` back.
 REVERTERS: dict[str, Callable[[WriteTx, Op], None]] = {}
+#: Operations that only recompute derived values (calculated fields).
+DERIVED_OPS = frozenset({"recalc"})
 
 
 def undoable(store: GraphStore) -> ChangeSet | None:
@@ -30,11 +32,16 @@ def undoable(store: GraphStore) -> ChangeSet | None:
         for change in page:
             if change.undoes is not None:
                 undone.add(change.undoes)
-            elif change.seq not in undone:
+            elif change.seq not in undone and not _derived_only(change):
                 return change
         if len(page) < _PAGE:
             return None
         before = page[-1].seq
+
+
+def _derived_only(change: ChangeSet) -> bool:
+    """A change set that only recomputed derived values (nothing a user did to undo)."""
+    return all(op.op in DERIVED_OPS for op in change.ops)
 
 
 def undo(store: GraphStore, writer: NodeWriter) -> ChangeSet:
