@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import ValidationError
 from ..graph import GraphStore
 from ..nodes import tree
+from ..nodes.kinds import KINDS
 from ..nodes.writer import NodeWriter
 from . import evolve
 from .calc.engine import Mismatch
@@ -78,10 +79,17 @@ class KnowledgeBaseEntities:
                 f"({existing!r}); change it with kb.add_field / rename_field / change_field / "
                 "remove_field, or delete it with kb.delete_kind()."
             )
+        known = schema.name in KINDS
         register_entity_kind(schema)  # refuses a built-in name before writing
-        with self._store.write(f"define {schema.name}") as tx:
-            write_schema(tx, None, schema)
-        self._entities.invalidate()
+        try:
+            with self._store.write(f"define {schema.name}") as tx:
+                write_schema(tx, None, schema)
+        except BaseException:
+            if not known:  # a refused definition leaves no kind behind in this process
+                KINDS.pop(schema.name, None)
+            raise
+        finally:
+            self._entities.invalidate()
         return self.schema(schema.name)
 
     def define_file(self, path: str | Path) -> list[KindSchema]:

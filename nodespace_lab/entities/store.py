@@ -37,7 +37,7 @@ from ..nodes.kinds import KINDS, KindSpec, register_kind
 from ..nodes.model import COLUMNS, Row
 from .calc.engine import CalcEngine
 from .calc.plan import compile_plan
-from .schema import AUTO, Field, KindSchema, check_value, schema_from_json, short
+from .schema import Field, KindSchema, check_value, schema_from_json, short
 
 OP = "schema"
 _LOAD = "MATCH (k:EntityKind) RETURN k.name, k.spec, k.version ORDER BY k.name"
@@ -149,12 +149,16 @@ def _image(schema: KindSchema | None) -> Row | None:
 
 
 def write_schema(tx: WriteTx, before: KindSchema | None, after: KindSchema | None) -> None:
-    """Store `after` over `before` (None: create / delete) and record it in the change log."""
+    """Store `after` over `before` (None: create / delete) and record it in the change log.
+
+    Every calculated field of every kind is checked against the new schemas
+    first, so a definition with a bad expression, or a change that would break
+    another kind's expression, is refused here with its own message.
+    """
     either = after or before
     assert either is not None
     name = either.name
-    if after is not None and any(f.type == AUTO for f in after.fields):
-        after = _inferred(tx, after)
+    after = _checked(tx, name, before, after)
     if after is None:
         tx.execute(_DROP, {"name": name})
     else:
@@ -163,11 +167,27 @@ def write_schema(tx: WriteTx, before: KindSchema | None, after: KindSchema | Non
     tx.record(Op(OP, f"schema:{name}", OP, _image(before), _image(after)))
 
 
-def _inferred(tx: WriteTx, schema: KindSchema) -> KindSchema:
-    """`schema` with the types of its calculated fields inferred from their expressions."""
+def _checked(
+    tx: WriteTx, name: str, before: KindSchema | None, after: KindSchema | None
+) -> KindSchema | None:
+    """`after` with inferred types, once the plan of every kind compiles with it."""
     schemas = {s.name: s for s in _load(tx.store)}
-    schemas[schema.name] = schema
-    return compile_plan(schemas).kinds[schema.name].schema
+    if after is None:
+        schemas.pop(name, None)
+    else:
+        schemas[name] = after
+    try:
+        plan = compile_plan(schemas)
+    except ValidationError as exc:
+        if before is None:
+            raise
+        raise ValidationError(
+            f"Changing kind {name!r} this way would break a calculated field, so nothing "
+            f"changed: {exc}"
+        ) from exc
+    if after is None or name not in plan.kinds:
+        return after
+    return plan.kinds[name].schema
 
 
 def _put(tx: WriteTx, image: Row) -> None:

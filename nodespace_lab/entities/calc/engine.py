@@ -135,12 +135,7 @@ class CalcEngine:
             self.follow(tx, plan)
 
     def _after_schema_change(self, tx: WriteTx) -> None:
-        try:
-            plan = self.plan()
-        except ValidationError as exc:
-            raise ValidationError(
-                f"This schema change would break calculated fields: {exc}"
-            ) from exc
+        plan = self.plan()  # write_schema has checked it compiles
         if plan.fingerprint() != _state(tx).get("fingerprint", EMPTY):
             changed = {op.id.removeprefix("schema:") for op in tx.ops if op.op == SCHEMA_OP}
             self.recompute_all(tx, plan, clean=changed)
