@@ -31,8 +31,17 @@ from .plan import KindPlan, Plan
 
 Run = Callable[..., list[list[Any]]]
 
-#: Columns an item needs; `content` only when some expression reads it (it can be large).
-_ITEM_COLUMNS = tuple(c for c in COLUMNS if c not in {"title_key", "position", "created_seq"})
+#: Columns every loaded node has: identity, the hierarchy, the deleted/archived
+#: status, and the entity fields.
+_BASE_COLUMNS = ("id", "kind", "properties", "parent_id", "status")
+#: The columns each built-in attribute reads (the rest are loaded only when read:
+#: `content` can be large, and fewer columns make the children query cheaper).
+_ATTRIBUTE_COLUMNS = {
+    "title": "title", "content": "content", "created_at": "created_at",
+    "updated_at": "updated_at", "status": "task_status", "done": "task_status",
+    "priority": "priority", "due": "due", "scheduled": "scheduled",
+    "completed_at": "completed_at",
+}  # fmt: skip
 
 _BUILTINS: dict[str, Callable[[Row], Any]] = {
     "id": lambda r: r["id"],
@@ -52,13 +61,14 @@ _BUILTINS: dict[str, Callable[[Row], Any]] = {
 
 
 def item_columns(plan: Plan) -> tuple[str, ...]:
-    """The node columns to load for items and targets under `plan`."""
-    reads_content = any(
-        "content" in attrs or "content" in p.inputs
-        for p in plan.kinds.values()
-        for attrs in p.reads.values()
-    )
-    return tuple(c for c in _ITEM_COLUMNS if c != "content" or reads_content)
+    """The node columns to load for the nodes expressions read under `plan`."""
+    read: set[str] = set()
+    for kind_plan in plan.kinds.values():
+        read |= kind_plan.inputs | kind_plan.names
+        for attrs in kind_plan.reads.values():
+            read |= attrs
+    wanted = set(_BASE_COLUMNS) | {_ATTRIBUTE_COLUMNS[a] for a in read if a in _ATTRIBUTE_COLUMNS}
+    return tuple(c for c in COLUMNS if c in wanted)
 
 
 class NodeScope:
@@ -136,6 +146,9 @@ class GraphData(Data):
         self.run = run
         self.columns = item_columns(plan)
         self._returned = ", ".join(f"n.{c}" for c in self.columns)
+        # One query per (node, source) however many fields read it; a recompute
+        # round gets a fresh GraphData, so values written by the round before show.
+        self._items: dict[tuple[str, str], list[NodeScope]] = {}
 
     def rows(self, match: str, params: dict[str, Any]) -> list[Row]:
         """Live nodes `n` of a MATCH, as rows."""
@@ -144,6 +157,13 @@ class GraphData(Data):
 
     def items(self, scope: NodeScope, source: str) -> Sequence[NodeScope]:
         """Children, links, backlinks, parent or referenced nodes, from the database."""
+        key = (scope.row["id"], source)
+        found = self._items.get(key)
+        if found is None:
+            found = self._items[key] = self._load(scope, source)
+        return found
+
+    def _load(self, scope: NodeScope, source: str) -> list[NodeScope]:
         node_id = scope.row["id"]
         params = {"id": node_id}
         if source == "children":

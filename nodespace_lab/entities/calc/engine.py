@@ -198,9 +198,10 @@ class CalcEngine:
             ]
         now = self.clock()
         data = MemoryData(plan, frame, pairs, now.date(), now)
-        for scope in data.depth_first():
+        calculated = data.depth_first()
+        for scope in calculated:
             data.compute(scope, plan.kinds[scope.row["kind"]])
-        return data, [s for s in data.scopes.values() if _changed(s)]
+        return data, [s for s in calculated if _changed(s)]
 
     def recompute_all(self, tx: WriteTx, plan: Plan, *, clean: set[str] | None = None) -> int:
         """Recompute every value inside `tx` and write the differences; returns how many nodes."""
