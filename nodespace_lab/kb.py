@@ -15,6 +15,7 @@ import polars as pl
 
 from .ai.methods import KnowledgeBaseAI
 from .config import Settings, load_settings
+from .entities.find import store_lookup
 from .entities.methods import KnowledgeBaseEntities
 from .errors import ModelUnavailable, NotFound, QueryError, StorageError
 from .graph import ChangeSet, GraphStore, Op, open_store
@@ -346,7 +347,9 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
 
     def find(self, kind: str | Sequence[str] | None = None) -> Find:
         """A query builder over nodes, e.g. `kb.find("task").where(task_status="todo")`."""
-        return Find(runner=self._frame, kinds=kinds_tuple(kind))
+        return Find(
+            runner=self._frame, kinds=kinds_tuple(kind), fields_of=store_lookup(self._store)
+        )
 
     def open_tasks(self, limit: int = 50) -> list[Node]:
         """Tasks still to do (todo or doing), soonest due date first, undated last."""
