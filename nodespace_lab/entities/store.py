@@ -55,6 +55,7 @@ class Registry:
         self._schemas: dict[str, KindSchema] | None = None
         self._lock = threading.Lock()
         store.subscribe(self._on_change)
+        store.on_rollback(self.invalidate)  # a define inside a rolled-back transaction
 
     def _on_change(self, change: ChangeSet) -> None:
         if any(op.op == OP for op in change.ops):

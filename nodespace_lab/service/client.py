@@ -30,6 +30,7 @@ from ..search.fulltext import SearchHit
 from .ai_client import RemoteAI
 from .api import PREFIX, WRITES, method_route
 from .codec import decode, encode
+from .entities_client import RemoteEntities
 from .runtime import ServiceInfo
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ _ERRORS: dict[str, type[errors.NodespaceError]] = {
 }
 
 
-class RemoteKnowledgeBase(RemoteAI):
+class RemoteKnowledgeBase(RemoteAI, RemoteEntities):
     """A knowledge base served by `nodespace serve`; the same API as `KnowledgeBase`."""
 
     def __init__(self, info: ServiceInfo) -> None:
@@ -94,10 +95,11 @@ class RemoteKnowledgeBase(RemoteAI):
             raise error(answer.get("message", f"HTTP {response.status}"))
         return answer
 
-    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        body = _encode_arguments(name, args, kwargs)
-        answer = self._request(method_route(name), body)
-        if name in WRITES:
+    def _call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
+        # `method` is positional-only: entity fields such as `name` travel in kwargs.
+        body = _encode_arguments(method, args, kwargs)
+        answer = self._request(method_route(method), body)
+        if method in WRITES:
             # As in-process, where subscribers are called before a write returns.
             self._wait_for_feeds(int(answer.get("seq", 0)))
         return decode(answer["result"])
@@ -222,7 +224,7 @@ class RemoteKnowledgeBase(RemoteAI):
 
     def find(self, kind: str | Sequence[str] | None = None) -> Find:
         """A query builder over nodes, e.g. `kb.find("task").where(task_status="todo")`."""
-        return Find(runner=self._frame, kinds=kinds_tuple(kind))
+        return Find(runner=self._frame, kinds=kinds_tuple(kind), fields_of=self._fields_of)
 
     def open_tasks(self, limit: int = 50) -> list[Node]:
         """Tasks still to do (todo or doing), soonest due date first, undated last."""
