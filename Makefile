@@ -96,6 +96,7 @@ bench: $(STAMP) ## Run the benchmarks (slow: 100k and 1M nodes and vectors, the 
 	mkdir -p bench-results
 	$(BIN)/python -m tests.benchmarks.run $(BENCH_ARGS)
 	$(BIN)/python -m tests.benchmarks.vectors --sizes 100000,1000000 --out bench-results/vectors.json
+	$(BIN)/python -m tests.benchmarks.entities --size 100000
 	$(BIN)/python -m tests.benchmarks.ai_llm --runs 10 --tokens 64 --out bench-results/ai-llm.json
 	$(BIN)/python -m tests.benchmarks.ai_mlx --runs 5 --tokens 32 --out bench-results/ai-mlx.json
 	$(BIN)/python -m tests.benchmarks.ask --notes 10000 --questions 10 --out bench-results/ask.json
