@@ -29,7 +29,7 @@ KUZU_TESTS ?= tests/graph tests/nodes tests/live tests/jupyter tests/search/test
 ##v              (NODESPACE_TEST_TRANSPORT=service): one API, two transports
 SERVICE_TESTS ?= tests/nodes tests/test_kb.py tests/live tests/search/test_search_api.py \
 	tests/search/test_semantic_search.py tests/ai/test_ask.py tests/ai/test_drafts.py \
-	tests/widgets/test_rows.py tests/widgets/test_table_browser.py
+	tests/widgets/test_rows.py tests/widgets/test_table_browser.py tests/entities
 ##v BENCH_ARGS   arguments for the benchmark runner (default: --sizes 100000,1000000)
 BENCH_ARGS ?= --sizes 100000,1000000
 

@@ -20,6 +20,8 @@ from nodespace_lab.nodes.kinds import KINDS
 from nodespace_lab.service.client import RemoteKnowledgeBase
 from nodespace_lab.service.codec import decode, encode
 
+from .running import RunningService
+
 SCHEMA = """
 [kinds.svc_person]
 [kinds.svc_person.fields]
@@ -131,3 +133,31 @@ def test_entities_created_evolved_and_found_through_the_service(
         remote.delete_kind("svc_book")
     assert sorted(remote.delete_kind("svc_book", cascade=True)) == sorted([old.id, new.id])
     assert "svc_book" not in [s.name for s in remote.schemas()]
+
+
+def test_the_command_line_sets_entity_fields_through_the_service(
+    service: RunningService, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    def nodespace(*args: str) -> str:
+        command = [sys.executable, "-m", "nodespace_lab", "--kb", str(service.kb_path), *args]
+        done = subprocess.run(
+            command, env=service.env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    (tmp_path / "cli.toml").write_text(
+        "[kinds.svc_cli.fields]\nyear = 'integer'\ntags_ = { type = 'list', of = 'text' }\n",
+        encoding="utf-8",
+    )
+    assert nodespace("kind", "define", "--file", "cli.toml") == "svc_cli\n"
+    node_id = nodespace("add", "svc_cli", "From the shell", "--set", "year=2024").strip()
+    nodespace("set", node_id, "tags_=a,b")
+    assert "  year:        2024" in nodespace("show", node_id)
+    rows = json.loads(
+        nodespace("find", "--kind", "svc_cli", "--where", "year", ">", "2000", "--format", "json")
+    )
+    assert [(r["id"], r["tags_"]) for r in rows] == [(node_id, ["a", "b"])]
