@@ -352,6 +352,10 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
             runner=self._frame, kinds=kinds_tuple(kind), fields_of=store_lookup(self._store)
         )
 
+    def find_frame(self, query: dict[str, Any], *, entity_columns: bool = True) -> pl.DataFrame:
+        """The rows of a find() query given as `Find.to_json()` (how service clients run it)."""
+        return self.find().with_parts(query).to_polars(entity_columns=entity_columns)
+
     def open_tasks(self, limit: int = 50) -> list[Node]:
         """Tasks still to do (todo or doing), soonest due date first, undated last."""
         tasks = self.find("task").where("task_status", "in", ["todo", "doing"])

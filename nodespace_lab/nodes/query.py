@@ -10,7 +10,7 @@ limit are applied in polars to the rows the Cypher part returns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -233,13 +233,14 @@ class Find:
             if found is None or not found.knows_kind(kind):
                 kind_spec(kind)
 
-    def to_polars(self) -> pl.DataFrame:
+    def to_polars(self, *, entity_columns: bool = True) -> pl.DataFrame:
         """Run the query; one row per node.
 
         When every kind of the query is an entity kind and no columns were
-        selected, its fields follow the node columns as typed columns.
+        selected, its fields follow the node columns as typed columns (unless
+        `entity_columns` is False).
         """
-        return self._run(typed=True)
+        return self._run(typed=entity_columns)
 
     def _run(self, *, typed: bool) -> pl.DataFrame:
         entity_names = self._entity_names()
@@ -292,6 +293,49 @@ class Find:
             )
         return frame.slice(self.offset_n, self.limit_n)
 
+    # -- as data (the service runs a client's query from these) -----------------
+
+    def to_json(self) -> dict[str, Any]:
+        """The parts of this query as data (values as given: dates stay dates)."""
+        return {
+            "kinds": list(self.kinds),
+            "conditions": [list(c) for c in self.conditions],
+            "tag_ids": list(self.tag_ids),
+            "parent_id": self.parent_id,
+            "order": [list(o) for o in self.order],
+            "limit": self.limit_n,
+            "offset": self.offset_n,
+            "include_deleted": self.with_deleted,
+            "columns": list(self.columns),
+        }
+
+    def with_parts(self, data: Mapping[str, Any]) -> Find:
+        """This query's runner and fields with the parts of `to_json()`, checked again.
+
+        Every part goes through the builder methods, so data from elsewhere (a
+        client of the service) meets the same checks as a query built here.
+        """
+        query = replace(self, kinds=tuple(_texts("kinds", data.get("kinds", []))))
+        for name, op, value in data.get("conditions", []):
+            if name == "any" and op == "contains":
+                query = query.contains(value)
+            else:
+                query = query.where(name, op, value)
+        tag_ids = _texts("tag_ids", data.get("tag_ids", []))
+        query = replace(
+            query, tag_ids=tuple(tag_ids), with_deleted=bool(data.get("include_deleted"))
+        )
+        if data.get("parent_id") is not None:
+            query = query.under(data["parent_id"])
+        for name, descending in data.get("order", []):
+            query = query.order_by(name, descending=bool(descending))
+        columns = tuple(data.get("columns") or PUBLIC_COLUMNS)
+        if columns != PUBLIC_COLUMNS:
+            query = query.select(*columns)
+        if data.get("limit") is not None:
+            query = query.limit(data["limit"])
+        return query.offset(data.get("offset") or 0)
+
     def all(self) -> list[Node]:
         """Run the query; a list of `Node` objects."""
         full = replace(self, columns=PUBLIC_COLUMNS)
@@ -328,6 +372,12 @@ def _count(name: str, n: object) -> int:
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValidationError(f"{name}({n!r}) needs a whole number >= 0.")
     return n
+
+
+def _texts(part: str, values: object) -> list[str]:
+    if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+        raise ValidationError(f"find() part {part!r} must be a list of text, not {values!r}.")
+    return list(values)
 
 
 def kinds_tuple(kind: str | Sequence[str] | None) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ PREFIX = "/api/v1"
 READS = (
     "get", "exists", "children", "child_counts", "subtree", "ancestors", "backlinks", "links",
     "tags", "members", "collections", "search", "changes", "seq", "cypher", "engine",
-    "open_tasks", "schema", "schemas", "entity_values",
+    "open_tasks", "schema", "schemas", "entity_values", "find_frame",
 )  # fmt: skip
 # `define_file` is not here: the client reads the file (the service may run in another
 # folder) and sends its kinds to `define` inside one transaction.

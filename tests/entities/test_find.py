@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import polars as pl
@@ -272,3 +273,42 @@ def test_live_query_follows_entity_values(kb: KnowledgeBase, papers: dict[str, s
     kb.add_field("paper", "pages", "integer")  # no entity rewritten: the schema op re-runs it
     assert kb.live_registry.flush()
     assert "pages" in live.columns
+
+
+def test_a_query_travels_as_data_and_is_checked_again(
+    kb: KnowledgeBase, papers: dict[str, str]
+) -> None:
+    shelf = kb.create("text", "Shelf")
+    kb.move(papers["Graphs"], shelf.id)
+    query = (
+        kb.find("paper")
+        .where("published", ">=", dt.date(2020, 1, 1))
+        .contains("graph")
+        .under(shelf.id)
+        .order_by("year", descending=True)
+        .select("title", "year")
+        .offset(0)
+        .limit(5)
+    )
+    again = kb.find().with_parts(query.to_json())
+    assert again.compile() == query.compile()
+    assert kb.find_frame(query.to_json()).rows() == [(papers["Graphs"], "Graphs", 2024)]
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        ({"conditions": [["title} RETURN n //", "=", 1]]}, "Unknown field 'title} RETURN n //'"),
+        ({"conditions": [["title", "= 1 OR", 1]]}, "Unknown operator '= 1 OR'"),
+        ({"order": [["title DESC //", False]]}, "Unknown field 'title DESC //'"),
+        ({"limit": "5 //"}, "limit('5 //') needs a whole number"),
+        ({"columns": ["n.content //"]}, "Unknown field 'n.content //'"),
+        ({"kinds": "paper"}, "part 'kinds' must be a list of text"),
+        ({"kinds": ["paper"], "conditions": [["year", ">", "soon"]]}, "must be an integer"),
+    ],
+)
+def test_parts_from_elsewhere_meet_the_builder_checks(
+    kb: KnowledgeBase, papers: dict[str, str], parts: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        kb.find_frame(parts)
