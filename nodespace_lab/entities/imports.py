@@ -60,7 +60,7 @@ def _is_entity(kind: str) -> bool:
     return spec is not None and bool(spec.extra.get("entity"))
 
 
-def _refuse_undefined(tx: WriteTx, kind: str, rows: pl.DataFrame) -> None:
+def _refuse_undefined(tx: WriteTx, kind: str, rows: pl.DataFrame) -> NoReturn:
     # Registered in this process by another knowledge base, not defined in this one.
     try:
         registry(tx.store).require(kind)
@@ -70,6 +70,7 @@ def _refuse_undefined(tx: WriteTx, kind: str, rows: pl.DataFrame) -> None:
             f"Import row {first['_row']} ({first['id']!r}): {exc} {rows.height} row(s) "
             f"affected; {_NOTHING_WRITTEN}."
         ) from None
+    raise AssertionError(f"unreachable: kind {kind!r} has no schema but require() found one")
 
 
 @dataclass
@@ -244,12 +245,15 @@ def _dumps(value: Any) -> str:
 
 
 def _targets(found: _KindRows) -> Iterator[tuple[Field, int, str]]:
+    """(field, row, id) of every reference the rows of `found` hold."""
     for item in found.schema.fields:
         if item.type != "ref":
             continue
         for i, value in enumerate(found.stored[item.name]):
-            for target in value if isinstance(value, list) else [value] if value else []:
-                yield item, i, target
+            if isinstance(value, list):
+                yield from ((item, i, target) for target in value)
+            elif value:
+                yield item, i, value
 
 
 def _check_references(tx: WriteTx, frame: pl.DataFrame, checked: list[_KindRows]) -> None:
@@ -267,14 +271,23 @@ def _check_references(tx: WriteTx, frame: pl.DataFrame, checked: list[_KindRows]
         )
         known.update({node_id: (kind, status) for node_id, kind, status in rows})
     for found in checked:
-        for item, i, target in _targets(found):
+        pairs = {(item.name, target): item for item, _, target in _targets(found)}
+        for (_, target), item in pairs.items():  # each distinct reference once
             try:
-                _check_target(found.label(i), item, target, known.get(target))
-            except ValidationError as exc:
-                count = sum(1 for it, _, t in _targets(found) if it is item and t == target)
-                raise ValidationError(
-                    f"{exc} {count} row(s) affected; {_NOTHING_WRITTEN}."
-                ) from None
+                _check_target("", item, target, known.get(target))
+            except ValidationError:
+                _refuse_reference(found, item, target, known.get(target))
+
+
+def _refuse_reference(
+    found: _KindRows, item: Field, target: str, node: tuple[str, str] | None
+) -> NoReturn:
+    rows = [i for it, i, t in _targets(found) if it is item and t == target]
+    try:
+        _check_target(found.label(rows[0]), item, target, node)
+    except ValidationError as exc:
+        raise ValidationError(f"{exc} {len(rows)} row(s) affected; {_NOTHING_WRITTEN}.") from None
+    raise AssertionError("unreachable: the reference was refused once already")
 
 
 def _with_properties(frame: pl.DataFrame, checked: list[_KindRows]) -> pl.DataFrame:
