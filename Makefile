@@ -29,7 +29,7 @@ KUZU_TESTS ?= tests/graph tests/nodes tests/live tests/jupyter tests/search/test
 ##v              (NODESPACE_TEST_TRANSPORT=service): one API, two transports
 SERVICE_TESTS ?= tests/nodes tests/test_kb.py tests/live tests/search/test_search_api.py \
 	tests/search/test_semantic_search.py tests/ai/test_ask.py tests/ai/test_drafts.py \
-	tests/widgets/test_rows.py tests/widgets/test_table_browser.py
+	tests/widgets/test_rows.py tests/widgets/test_table_browser.py tests/entities
 ##v BENCH_ARGS   arguments for the benchmark runner (default: --sizes 100000,1000000)
 BENCH_ARGS ?= --sizes 100000,1000000
 
@@ -97,6 +97,7 @@ bench: $(STAMP) ## Run the benchmarks (slow: 100k and 1M nodes and vectors, the 
 	$(BIN)/python -m tests.benchmarks.run $(BENCH_ARGS)
 	$(BIN)/python -m tests.benchmarks.vectors --sizes 100000,1000000 --out bench-results/vectors.json
 	$(BIN)/python -m tests.benchmarks.calc --out bench-results/calc.json
+	$(BIN)/python -m tests.benchmarks.entities --size 100000
 	$(BIN)/python -m tests.benchmarks.ai_llm --runs 10 --tokens 64 --out bench-results/ai-llm.json
 	$(BIN)/python -m tests.benchmarks.ai_mlx --runs 5 --tokens 32 --out bench-results/ai-mlx.json
 	$(BIN)/python -m tests.benchmarks.ask --notes 10000 --questions 10 --out bench-results/ask.json

@@ -18,6 +18,7 @@ from ._cli.context import KB_ENV, NodespaceGroup, make_state
 COMMANDS: tuple[click.Command, ...] = (
     admin.init,
     nodes.add,
+    nodes.set_fields,
     nodes.show,
     nodes.tree,
     queries.find,

@@ -15,7 +15,9 @@ import polars as pl
 
 from .ai.methods import KnowledgeBaseAI
 from .config import Settings, load_settings
+from .entities.find import store_lookup
 from .entities.methods import KnowledgeBaseEntities
+from .entities.search import IndexedFields
 from .errors import ModelUnavailable, NotFound, QueryError, StorageError
 from .graph import ChangeSet, GraphStore, Op, open_store
 from .graph.cypher import check_query
@@ -348,7 +350,13 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
 
     def find(self, kind: str | Sequence[str] | None = None) -> Find:
         """A query builder over nodes, e.g. `kb.find("task").where(task_status="todo")`."""
-        return Find(runner=self._frame, kinds=kinds_tuple(kind))
+        return Find(
+            runner=self._frame, kinds=kinds_tuple(kind), fields_of=store_lookup(self._store)
+        )
+
+    def find_frame(self, query: dict[str, Any], *, entity_columns: bool = True) -> pl.DataFrame:
+        """The rows of a find() query given as `Find.to_json()` (how service clients run it)."""
+        return self.find().with_parts(query).to_polars(entity_columns=entity_columns)
 
     def open_tasks(self, limit: int = 50) -> list[Node]:
         """Tasks still to do (todo or doing), soonest due date first, undated last."""
@@ -635,7 +643,7 @@ def _check_query(text: str, limit: int, offset: int) -> None:
 
 _DOC = (
     "OPTIONAL MATCH (n)-[:MEMBER_OF]->(t:Node) "
-    "RETURN n.id, n.kind, n.title, n.content, n.status, collect(t.id)"
+    "RETURN n.id, n.kind, n.title, n.content, n.status, collect(t.id), n.properties"
 )
 _DOCS_OF_IDS = "UNWIND $ids AS i MATCH (n:Node {id: i}) " + _DOC
 _DOC_OF_ID = "MATCH (n:Node {id: $id}) " + _DOC
@@ -650,6 +658,7 @@ class _SearchSource:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
         self.rows = kb.store.rows
+        self.fields = IndexedFields(kb.store)  # entity fields marked `indexed`
 
     def changes_since(self, seq: int) -> tuple[int, set[str] | None]:
         if seq >= self.kb.seq:
@@ -665,6 +674,9 @@ class _SearchSource:
                     return self.kb.seq, None
                 if op.op in {"recalc", "calc"}:
                     continue  # calculated values are not part of search documents
+                if op.op == "schema":  # a field became (or stopped being) indexed
+                    ids.update(self.fields.reindexed_ids(op))
+                    continue
                 if op.op == "import":
                     if op.count > 50_000:
                         return self.kb.seq, None
@@ -687,14 +699,16 @@ class _SearchSource:
             rows = self.rows(_DOCS_OF_IDS, {"ids": ids})
         chains = tree.ancestors_of_many(self.rows, [r[0] for r in rows])
         # Kùzu's collect() over only nulls gives NULL where LadybugDB gives [].
-        for node_id, kind, title, content, status, tags in rows:
+        for node_id, kind, title, content, status, tags, properties in rows:
             yield SearchDoc(node_id, kind, title or "", content or "", status,
-                            tuple(t for t in tags or () if t), tuple(chains[node_id]))  # fmt: skip
+                            tuple(t for t in tags or () if t), tuple(chains[node_id]),
+                            self.fields.text(kind, properties))  # fmt: skip
 
     def all_documents(self) -> Iterator[SearchDoc]:
         frame = self.kb.store.frame(
             "MATCH (n:Node) RETURN n.id AS id, n.kind AS kind, n.title AS title, "
-            "n.content AS content, n.status AS status, n.parent_id AS parent_id"
+            "n.content AS content, n.status AS status, n.parent_id AS parent_id, "
+            "n.properties AS properties"
         )
         members = self.kb.store.frame(
             "MATCH (n:Node)-[:MEMBER_OF]->(t:Node) RETURN n.id AS id, t.id AS tag"
@@ -703,10 +717,12 @@ class _SearchSource:
         for node_id, tag_id in members.iter_rows():
             tags.setdefault(node_id, []).append(tag_id)
         parent_of = dict(zip(frame["id"].to_list(), frame["parent_id"].to_list(), strict=True))
-        for node_id, kind, title, content, status, _ in frame.iter_rows():
+        for node_id, kind, title, content, status, _, properties in frame.iter_rows():
             chain = tuple(tree.chain_of(parent_of, node_id))
             node_tags = tuple(tags.get(node_id, ()))
-            yield SearchDoc(node_id, kind, title or "", content or "", status, node_tags, chain)
+            fields = self.fields.text(kind, properties)
+            yield SearchDoc(node_id, kind, title or "", content or "", status, node_tags, chain,
+                            fields)  # fmt: skip
 
 
 def _acquire_fulltext(path: Path, settings: Settings) -> FullTextIndex:

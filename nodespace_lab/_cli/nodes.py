@@ -1,4 +1,4 @@
-"""Commands on single nodes and outlines: add, show, tree, journal."""
+"""Commands on single nodes and outlines: add, set, show, tree, journal."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..entities.text import parse_assignment, read_fields, read_value
+from ..errors import ValidationError
 from . import output
 from .context import state
 
 if TYPE_CHECKING:
+    from ..entities import KindSchema
     from ..kb import KnowledgeBase
     from ..nodes.model import Node
 
@@ -51,6 +54,13 @@ def _task_fields(
 @click.option("--priority", metavar="N", help="Priority 1 (highest) to 4 (tasks).")
 @click.option("--status", metavar="STATUS", help="todo, doing, done or cancelled (tasks).")
 @click.option("--tag", "tags", metavar="TAG", multiple=True, help="Tag the node (repeatable).")
+@click.option(
+    "--set",
+    "assignments",
+    metavar="FIELD=VALUE",
+    multiple=True,
+    help="A field of an entity kind, read as its type, e.g. --set year=2024 (repeatable).",
+)
 @click.pass_context
 def add(
     ctx: click.Context,
@@ -63,22 +73,84 @@ def add(
     priority: str | None,
     status: str | None,
     tags: tuple[str, ...],
+    assignments: tuple[str, ...],
 ) -> None:
     """Create a node and print its id.
 
-    KIND is text, task, collection or a registered kind; TITLE is one line.
+    KIND is text, task, collection or an entity kind (`nodespace kind list`);
+    TITLE is one line. Entity fields: --set FIELD=VALUE, lists comma-separated.
     """
     kb = state(ctx).open(ctx)
     fields = _task_fields(due, scheduled, priority, status)
+    if assignments:
+        fields |= read_fields(_entity_schema(kb, kind), assignments)
     text = read_text(content) if content is not None else ""
     node = kb.create(kind, title, text, parent=parent, tags=tags, **fields)
     click.echo(node.id)
 
 
+def _schema_of(kb: KnowledgeBase, kind: str) -> KindSchema | None:
+    return next((s for s in kb.schemas() if s.name == kind), None)
+
+
+def _entity_schema(kb: KnowledgeBase, kind: str) -> KindSchema:
+    schema = _schema_of(kb, kind)
+    if schema is None:
+        defined = ", ".join(s.name for s in kb.schemas()) or "none yet"
+        raise ValidationError(
+            f"--set gives fields of entity kinds (defined: {defined}); {kind!r} is not one. "
+            "Define it with `nodespace kind define --file ...`, or use --due, --scheduled, "
+            "--priority and --status for tasks."
+        )
+    return schema
+
+
+# -- set ----------------------------------------------------------------
+
+# Node columns `set` accepts besides entity fields, read from text like `add` reads them.
+_DATE_COLUMNS = frozenset({"due", "scheduled"})
+
+
+def _column_value(name: str, raw: str) -> Any:
+    if name in ("title", "content"):
+        return read_text(raw)
+    if raw.strip() == "":
+        return None
+    if name == "priority":
+        return _priority(raw)
+    if name in _DATE_COLUMNS:
+        return parse_day(raw)
+    return raw
+
+
+@click.command("set")
+@click.argument("node_id", metavar="ID")
+@click.argument("assignments", metavar="FIELD=VALUE...", nargs=-1, required=True)
+@click.pass_context
+def set_fields(ctx: click.Context, node_id: str, assignments: tuple[str, ...]) -> None:
+    """Change fields of a node in one write; prints its id.
+
+    FIELD is an entity field (read as its type; lists comma-separated) or
+    title, content, task_status, priority, due, scheduled, status. An empty
+    VALUE clears the field. Nothing is written when any value is refused.
+    """
+    kb = state(ctx).open(ctx)
+    node = kb.get(node_id)
+    schema = _schema_of(kb, node.kind)
+    own = {f.name: f for f in schema.fields} if schema is not None else {}
+    values: dict[str, Any] = {}
+    for text in assignments:
+        name, raw = parse_assignment(text, "set")
+        if name in values:
+            raise ValidationError(f"set: {name} is given twice; give each field once.")
+        values[name] = read_value(own[name], raw) if name in own else _column_value(name, raw)
+    click.echo(kb.update(node.id, **values).id)
+
+
 # -- show ---------------------------------------------------------------
 
 
-def _field_lines(node: Node) -> list[tuple[str, Any]]:
+def _field_lines(node: Node, entity: list[tuple[str, Any]] | None = None) -> list[tuple[str, Any]]:
     lines: list[tuple[str, Any]] = [
         ("id", node.id),
         ("kind", node.kind),
@@ -95,6 +167,8 @@ def _field_lines(node: Node) -> list[tuple[str, Any]]:
             ("scheduled", node.scheduled),
             ("completed", node.completed_at),
         ]
+    if entity is not None:  # an entity: its fields in schema order, unset ones blank
+        return lines + entity
     lines += [(f"property {k}", v) for k, v in sorted(node.properties.items())]
     return lines
 
@@ -109,10 +183,17 @@ class Relations:
     children: int
     links: list[Node]
     backlinks: list[Node]
+    fields: dict[str, Any] | None = None  # an entity's values, in schema order
+    references: dict[str, list[str]] | None = None  # reference field -> ids it holds
+    referenced: dict[str, Node] | None = None  # the live nodes those ids name
 
     @classmethod
     def of(cls, kb: KnowledgeBase, node: Node) -> Relations:
         """Read the relations of `node`."""
+        schema = _schema_of(kb, node.kind)
+        fields = kb.entity_values(node.id) if schema is not None else None
+        references = _references(schema, fields or {})
+        ids = sorted({i for held in references.values() for i in held})
         return cls(
             parent=kb.get(node.parent_id) if node.parent_id else None,
             tags=kb.tags(node.id),
@@ -120,7 +201,46 @@ class Relations:
             children=len(kb.children(node.id)),
             links=kb.links(node.id),
             backlinks=kb.backlinks(node.id),
+            fields=fields,
+            references=references,
+            referenced={i: kb.get(i) for i in ids if kb.exists(i)},
         )
+
+
+def _references(schema: KindSchema | None, fields: dict[str, Any]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for item in schema.fields if schema is not None else ():
+        value = fields.get(item.name)
+        if item.type == "ref" and value:
+            found[item.name] = value if isinstance(value, list) else [value]
+    return found
+
+
+def _entity_lines(rel: Relations) -> list[tuple[str, Any]] | None:
+    """`show`'s lines of an entity's fields; references as 'Title (id)'."""
+    if rel.fields is None:
+        return None
+    lines: list[tuple[str, Any]] = []
+    for name, value in rel.fields.items():
+        ids = (rel.references or {}).get(name)
+        if ids is not None:
+            value = ", ".join(_ref_text(i, (rel.referenced or {}).get(i)) for i in ids)
+        else:
+            value = _entity_text(value)
+        lines.append((name, value))
+    return lines
+
+
+def _entity_text(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_entity_text(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as --set takes it
+    return _value_text(value)
+
+
+def _ref_text(node_id: str, node: Node | None) -> str:
+    return node_id if node is None else f"{output.label(node) or '(untitled)'} ({node_id})"
 
 
 def _ref(node: Node) -> dict[str, str]:
@@ -129,6 +249,8 @@ def _ref(node: Node) -> dict[str, str]:
 
 def _show_json(node: Node, rel: Relations) -> str:
     record = output.node_record(node)
+    if rel.fields is not None:
+        record["fields"] = output.plain(rel.fields)
     record.update(
         parent=_ref(rel.parent) if rel.parent else None,
         tags=rel.tags,
@@ -148,7 +270,7 @@ def _value_text(value: Any) -> str:
 
 def _show_text(node: Node, rel: Relations) -> Iterator[str]:
     yield output.label(node) or "(untitled)"
-    pairs = _field_lines(node)
+    pairs = _field_lines(node, _entity_lines(rel))
     if rel.parent is not None:
         pairs.insert(1, ("parent", f"{output.label(rel.parent)}  ({rel.parent.id})"))
     pairs += [("tags", ", ".join(rel.tags)), ("children", rel.children)]

@@ -10,15 +10,17 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..config.loader import PROJECT_FILE
+from ..entities.text import read_condition
 from ..errors import QueryError, ValidationError
 from ..graph.cypher import check_query
-from ..nodes.model import DATE_COLUMNS, DATETIME_COLUMNS
+from ..nodes.model import DATE_COLUMNS, DATETIME_COLUMNS, PUBLIC_COLUMNS
 from ..nodes.validate import check_date, check_datetime
 from . import output
 from .context import state
 from .nodes import parse_day, read_text
 
 if TYPE_CHECKING:
+    from ..entities import Field
     from ..kb import KnowledgeBase
     from ..nodes.query import Find
     from ..search.fulltext import SearchHit
@@ -32,13 +34,28 @@ _TASK_COLUMNS = ("task_status", "priority", "due")
 # -- find ---------------------------------------------------------------
 
 
-def where_value(name: str, op: str, raw: str) -> Any:
-    """The typed value of `--where NAME OP RAW` (a list for op 'in')."""
+def where_value(name: str, op: str, raw: str, field: Field | None = None) -> Any:
+    """The typed value of `--where NAME OP RAW` (a list for op 'in').
+
+    `field`: the entity field NAME is, whose type reads RAW.
+    """
     if op in _NO_VALUE_OPS:
         return None
+    if field is not None:
+        return read_condition(field, op, raw)
     if op == "in":
         return [_typed(name, op, part.strip()) for part in raw.split(",")]
     return _typed(name, op, raw)
+
+
+def entity_fields(kb: KnowledgeBase, kinds: Sequence[str]) -> dict[str, Field]:
+    """The entity fields of `kinds` by name (the first kind that has a name wins)."""
+    schemas = {s.name: s for s in kb.schemas()} if kinds else {}
+    found: dict[str, Field] = {}
+    for kind in kinds:
+        for item in schemas[kind].fields if kind in schemas else ():
+            found.setdefault(item.name, item)
+    return found
 
 
 def _typed(name: str, op: str, raw: str) -> Any:
@@ -62,18 +79,21 @@ def build_find(
     conditions: Sequence[tuple[str, str, str]],
     order: Sequence[str],
     limit: int | None,
+    fields: dict[str, Field] | None = None,
 ) -> Find:
-    """Apply --where, --order-by and --limit to a find() query."""
+    """Apply --where, --order-by and --limit to a find() query (`fields`: entity fields)."""
     for name, op, raw in conditions:
-        query = query.where(name, op, where_value(name, op, raw))
+        field = (fields or {}).get(name) if name not in PUBLIC_COLUMNS else None
+        query = query.where(name, op, where_value(name, op, raw, field))
     for name in order:
         query = query.order_by(name.removeprefix("-"), descending=name.startswith("-"))
     return query if limit is None else query.limit(limit)
 
 
-def _table_columns(records: list[output.Record]) -> list[str]:
+def _table_columns(records: list[output.Record], all_columns: Sequence[str]) -> list[str]:
     shown = [c for c in _TASK_COLUMNS if any(r.get(c) is not None for r in records)]
-    return [*_TABLE_COLUMNS, *shown]
+    entity = [c for c in all_columns if c not in PUBLIC_COLUMNS]  # typed entity fields
+    return [*_TABLE_COLUMNS, *shown, *entity]
 
 
 def _decode_properties(records: list[output.Record]) -> list[output.Record]:
@@ -127,7 +147,8 @@ def find(
     for is_null and not_null.
     """
     kb = state(ctx).open(ctx)
-    query = build_find(kb.find(kinds or None), conditions, order, limit)
+    fields = entity_fields(kb, kinds)
+    query = build_find(kb.find(kinds or None), conditions, order, limit, fields)
     if contains is not None:
         query = query.contains(contains)
     if tags:
@@ -136,7 +157,7 @@ def find(
         query = query.under(kb.get(under).id)
     frame = query.to_polars()
     records = _decode_properties(output.frame_records(frame))
-    columns = frame.columns if fmt != "table" else _table_columns(records)
+    columns = frame.columns if fmt != "table" else _table_columns(records, frame.columns)
     output.emit(records, columns, fmt)
 
 

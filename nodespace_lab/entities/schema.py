@@ -27,24 +27,13 @@ from ..nodes.model import COLUMNS
 AUTO = "auto"
 SCALAR_TYPES = ("text", "number", "integer", "bool", "date", "datetime", "enum")
 FIELD_TYPES = (*SCALAR_TYPES, "ref", "list")
-#: Names a field cannot take: node columns, the keyword arguments of create(), and
-#: the names expressions use for neighbours and built-in attributes.
+#: Names a field cannot take: node columns, the keyword arguments of create(), the
+#: names expressions use for neighbours and built-in attributes, and `args` (the
+#: service protocol's key for positional arguments).
 RESERVED = frozenset(
-    {
-        *COLUMNS,
-        "parent",
-        "index",
-        "tags",
-        "node_id",
-        "expected_version",
-        "children",
-        "kind",
-        "links",
-        "backlinks",
-        "done",
-        "archived",
-    }
-)
+    {*COLUMNS, "parent", "index", "tags", "node_id", "expected_version", "children", "kind",
+     "links", "backlinks", "done", "archived", "args"}
+)  # fmt: skip
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _INT = re.compile(r"[-+]?\d+")
 _INT64 = 2**63

@@ -58,6 +58,7 @@ class Registry:
         self._lock = threading.Lock()
         store.subscribe(self._on_change)
         self.calc = CalcEngine(self)
+        store.on_rollback(self.invalidate)  # a define inside a rolled-back transaction
 
     def _on_change(self, change: ChangeSet) -> None:
         if any(op.op == OP for op in change.ops):

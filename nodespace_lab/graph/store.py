@@ -95,6 +95,7 @@ class GraphStore:
         self._tx_owner: int | None = None
         self._subscribers: list[Subscriber] = []
         self._commit_hooks: list[CommitHook] = []
+        self._rollback_listeners: list[Callable[[], None]] = []
         try:
             self._writer = self.engine.connect(settings.performance.query_threads)
             apply_migrations(self._writer)
@@ -202,6 +203,7 @@ class GraphStore:
                 change = self._commit(tx)
             except BaseException:
                 self._rollback()
+                self._rolled_back()
                 raise
             finally:
                 self._tx = None
@@ -285,6 +287,18 @@ class GraphStore:
         """Call `callback` with each change set after it commits; returns an unsubscribe."""
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback)
+
+    def on_rollback(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback()` after a write transaction rolls back (caches of what it wrote)."""
+        self._rollback_listeners.append(callback)
+        return lambda: self._rollback_listeners.remove(callback)
+
+    def _rolled_back(self) -> None:
+        for callback in list(self._rollback_listeners):
+            try:
+                callback()
+            except Exception:
+                log.exception("rollback listener %r failed", callback)
 
     def _publish(self, change: ChangeSet) -> None:
         for callback in list(self._subscribers):

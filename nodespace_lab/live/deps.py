@@ -8,9 +8,16 @@ from typing import Any
 
 from ..graph import ChangeSet, Op
 from ..graph.changelog import BATCH_OPS
+from ..nodes.model import PUBLIC_COLUMNS
 from ..nodes.query import Find
 
 _ROW_FIELDS = frozenset({"status", "kind"})
+_SCHEMA_OP = "schema"  # entities.store.OP: a kind's schema changed (its id is "schema:<kind>")
+
+
+def _column(name: str) -> str:
+    """The Node column a find() name reads: entity fields live in `properties`."""
+    return name if name in PUBLIC_COLUMNS else "properties"
 
 
 @dataclass(frozen=True)
@@ -38,9 +45,9 @@ class Dependencies:
         """Derive the dependencies of a `kb.find()` query from its parts."""
         # Returned columns only matter for rows already shown, which any change
         # to them re-runs anyway: a hidden row can only enter through filters or order.
-        fields = set(_ROW_FIELDS) | {name for name, _ in find.order}
+        fields = set(_ROW_FIELDS) | {_column(name) for name, _ in find.order}
         for name, _, _ in find.conditions:
-            fields |= {"title", "content"} if name == "any" else {name}
+            fields |= {"title", "content"} if name == "any" else {_column(name)}
         if find.parent_id is not None:
             fields.add("position")
         edges = {"MEMBER_OF"} if find.tag_ids else set()
@@ -50,7 +57,7 @@ class Dependencies:
         equals = tuple(
             (name, value)
             for name, op, value in find.conditions
-            if op in {"=", "=="} and isinstance(value, str | int | bool)
+            if op in {"=", "=="} and isinstance(value, str | int | bool) and name in PUBLIC_COLUMNS
         )
         if find.parent_id is not None:
             # Children of one node: rows elsewhere in the tree cannot enter it.
@@ -79,6 +86,10 @@ class Dependencies:
             return True
         if op.op in {"member+", "member-"}:
             return "MEMBER_OF" in self.edges and op.target in self.ids
+        if op.op == _SCHEMA_OP:
+            # The typed columns of an entity kind follow its schema, and a field
+            # added without default rewrites no entity, so no other op would tell.
+            return self.kinds is not None and op.id.removeprefix("schema:") in self.kinds
         if self.kinds is not None and op.kind not in self.kinds:
             return False
         if self.equals and not (self._selects(op.before) or self._selects(op.after)):

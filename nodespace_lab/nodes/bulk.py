@@ -1,12 +1,15 @@
 """Bulk import of nodes and hierarchy from a polars DataFrame via `COPY`.
 
 Everything is checked in Python before the engine sees a row: LadybugDB
-crashes (segfault) on a COPY that hits a duplicate primary key.
+crashes (segfault) on a COPY that hits a duplicate primary key. Kinds with
+rules of their own plug checks into `FRAME_CHECKS` (entity kinds: their
+schemas, `entities/imports.py`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -32,15 +35,21 @@ _SCHEMA: dict[str, Any] = {
     "priority": pl.Int64, "due": pl.Date, "scheduled": pl.Date,
     "completed_at": pl.Datetime("us"), "created_seq": pl.Int64,
 }  # fmt: skip
+#: Checks run on the completed frame inside the import's transaction, before anything
+#: is written; each returns the frame (values in stored form) or raises.
+FRAME_CHECKS: list[Callable[[WriteTx, pl.DataFrame], pl.DataFrame]] = []
 
 
 def import_frame(store: GraphStore, settings: Settings, frame: pl.DataFrame) -> int:
     """Import every row of `frame` as a node in one transaction; returns the count."""
     frame = _complete(_check_columns(frame))
     _check_values(frame, settings)
+    _check_properties(frame)
     with store.write("import") as tx:
         had_nodes = _check_ids_free(tx, frame)
         parents = _check_parents(tx, frame)
+        for check in FRAME_CHECKS:
+            frame = check(tx, frame)
         nodes = _rows(tx, frame, parents)
         tx.execute("COPY Node FROM $frame", {"frame": nodes})
         edges = nodes.filter(pl.col("parent_id").is_not_null()).select(
@@ -77,6 +86,8 @@ def _complete(frame: pl.DataFrame) -> pl.DataFrame:
     }
     missing = {name: make() for name, make in defaults.items() if name not in frame.columns}
     frame = frame.with_columns(**missing)
+    if isinstance(frame.schema["properties"], pl.Struct | pl.Object):
+        frame = frame.with_columns(_properties_text(frame["properties"]))
     for name in ("parent_id", *TASK_FIELDS):
         if name not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=_SCHEMA[name]).alias(name))
@@ -84,6 +95,29 @@ def _complete(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.with_columns([pl.col(n).cast(_SCHEMA[n], strict=True) for n in ACCEPTED])
     except pl.exceptions.PolarsError as exc:
         raise ValidationError(f"Import frame has a column of the wrong type: {exc}") from None
+
+
+def _properties_text(column: pl.Series) -> pl.Series:
+    """A column of dicts as JSON text; a null value counts as absent (a struct cannot tell)."""
+    texts = []
+    for value in column.to_list():
+        if value is not None and not isinstance(value, dict):
+            raise ValidationError(
+                f"Import column 'properties' holds {value!r}; give a dict of field values "
+                "or JSON text per row."
+            )
+        kept = {k: v for k, v in (value or {}).items() if v is not None}
+        texts.append(json.dumps(kept, ensure_ascii=False, sort_keys=True, default=_iso))
+    return pl.Series("properties", texts, dtype=pl.String)
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise ValidationError(
+        f"Import column 'properties' holds {value!r}, which JSON cannot hold; "
+        "give text, numbers, bools, dates or lists."
+    )
 
 
 def _check_values(frame: pl.DataFrame, settings: Settings) -> None:
@@ -122,6 +156,27 @@ def _check_values(frame: pl.DataFrame, settings: Settings) -> None:
     for failed, (bad, column, rule) in zip(failing, rules, strict=True):
         if failed:
             _refuse(frame, bad, column, rule)
+
+
+def _check_properties(frame: pl.DataFrame) -> None:
+    """`properties` must hold JSON objects (entity rows: checked by their schema instead)."""
+    entity_kinds = [k for k, spec in KINDS.items() if spec.extra.get("entity")]
+    given = (
+        frame.with_row_index("_row")
+        .filter(~pl.col("kind").is_in(entity_kinds) & (pl.col("properties") != "{}"))
+        .select("_row", "properties")
+    )
+    for row, text in given.iter_rows():
+        try:
+            loaded = json.loads(text)
+        except ValueError:
+            loaded = None
+        if not isinstance(loaded, dict):
+            raise ValidationError(
+                f"Import row {row} column 'properties' has {text!r}: give a JSON object such "
+                'as \'{"doi": "10/x"}\' (or a dict). Fix it and import again (nothing was '
+                "imported)."
+            )
 
 
 def _refuse(frame: pl.DataFrame, bad: pl.Expr, column: str, rule: str) -> None:

@@ -24,7 +24,8 @@ from nodespace_lab.errors import DatabaseLocked, StorageError, ValidationError
 log = logging.getLogger(__name__)
 
 #: Bump when the schema or the meaning of a field changes: older folders are wiped.
-FORMAT_VERSION = 1
+#: 2: the `fields` text field (values of indexed entity fields).
+FORMAT_VERSION = 2
 #: Above this many changed ids, catch-up rebuilds instead of updating one by one.
 REBUILD_THRESHOLD = 50_000
 TITLE_BOOST = 3.0
@@ -33,7 +34,7 @@ TITLE_BOOST = 3.0
 # collide with (or be overwritten by) a real node.
 _META_ID = "\x00nodespace-meta"
 _TEXT_TOKENIZER = "en_stem"
-_TEXT_FIELDS = ["title", "content"]
+_TEXT_FIELDS = ["title", "content", "fields"]
 _MIN_THREAD_HEAP = 15_000_000  # tantivy's lower bound per indexing thread
 _MAX_THREAD_HEAP = 4_000_000_000  # just under tantivy's u32 upper bound
 _DELETED = "deleted"
@@ -50,6 +51,8 @@ class SearchDoc:
     status: str
     tags: tuple[str, ...] = ()
     ancestors: tuple[str, ...] = ()
+    #: Values of the node's indexed entity fields, as text (see entities/search.py).
+    fields: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +88,7 @@ class _IncompatibleIndexError(Exception):
 
 
 class FullTextIndex:
-    """A tantivy BM25 index of node titles and contents, kept in one folder it owns.
+    """A tantivy BM25 index of node titles, contents and indexed fields, in one folder it owns.
 
     One instance holds the folder's only writer until `close()`. Reads may run
     from any thread; writes (`catch_up`, `rebuild`) are serialised.
@@ -394,7 +397,7 @@ class FullTextIndex:
 
 
 class _Snippets:
-    """Snippet makers for one query: content first, then title, then a plain prefix."""
+    """Snippet makers for one query: content, title, indexed fields, then a plain prefix."""
 
     def __init__(
         self, searcher: tantivy.Searcher, query: tantivy.Query, schema: tantivy.Schema, chars: int
@@ -405,7 +408,7 @@ class _Snippets:
 
     def make(self, doc: tantivy.Document) -> tuple[str, tuple[tuple[int, int], ...]]:
         """Plain-text snippet of `doc` and the char ranges of matched terms in it."""
-        for field in ("content", "title"):
+        for field in ("content", "title", "fields"):
             snippet = self._generator(field).snippet_from_doc(doc)
             ranges = snippet.highlighted()
             if ranges:
@@ -447,6 +450,7 @@ def _to_tantivy(doc: SearchDoc) -> tantivy.Document:
         ("status", doc.status),
         ("title", doc.title),
         ("content", doc.content),
+        ("fields", doc.fields),
     ):
         out.add_text(field, value)
     for tag in doc.tags:

@@ -19,11 +19,15 @@ PREFIX = "/api/v1"
 READS = (
     "get", "exists", "children", "child_counts", "subtree", "ancestors", "backlinks", "links",
     "tags", "members", "collections", "search", "changes", "seq", "cypher", "engine",
-    "open_tasks",
+    "open_tasks", "schema", "schemas", "entity_values", "find_frame", "check_calculated",
 )  # fmt: skip
+# `define_file` is not here: the client reads the file (the service may run in another
+# folder) and sends its kinds to `define` inside one transaction.
 WRITES = (
     "create", "update", "move", "delete", "restore", "purge", "tag", "untag", "add_to",
     "remove_from", "journal", "import_nodes", "undo", "sync_search", "reindex",
+    "define", "add_field", "rename_field", "change_field", "remove_field", "delete_kind",
+    "recalculate",
 )  # fmt: skip
 METHODS = READS + WRITES
 # Properties of KnowledgeBase, read with a call like the methods.

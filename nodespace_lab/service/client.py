@@ -16,6 +16,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from ..search.fulltext import SearchHit
 from .ai_client import RemoteAI
 from .api import PREFIX, WRITES, method_route
 from .codec import decode, encode
+from .entities_client import RemoteEntities
 from .runtime import ServiceInfo
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ _ERRORS: dict[str, type[errors.NodespaceError]] = {
 }
 
 
-class RemoteKnowledgeBase(RemoteAI):
+class RemoteKnowledgeBase(RemoteAI, RemoteEntities):
     """A knowledge base served by `nodespace serve`; the same API as `KnowledgeBase`."""
 
     def __init__(self, info: ServiceInfo) -> None:
@@ -94,10 +96,11 @@ class RemoteKnowledgeBase(RemoteAI):
             raise error(answer.get("message", f"HTTP {response.status}"))
         return answer
 
-    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        body = _encode_arguments(name, args, kwargs)
-        answer = self._request(method_route(name), body)
-        if name in WRITES:
+    def _call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
+        # `method` is positional-only: entity fields such as `name` travel in kwargs.
+        body = _encode_arguments(method, args, kwargs)
+        answer = self._request(method_route(method), body)
+        if method in WRITES:
             # As in-process, where subscribers are called before a write returns.
             self._wait_for_feeds(int(answer.get("seq", 0)))
         return decode(answer["result"])
@@ -222,7 +225,17 @@ class RemoteKnowledgeBase(RemoteAI):
 
     def find(self, kind: str | Sequence[str] | None = None) -> Find:
         """A query builder over nodes, e.g. `kb.find("task").where(task_status="todo")`."""
-        return Find(runner=self._frame, kinds=kinds_tuple(kind))
+        return _ServedFind(
+            runner=self._frame,
+            kinds=kinds_tuple(kind),
+            fields_of=self._fields_of,
+            served=lambda query, typed: self.find_frame(query, entity_columns=typed),
+        )
+
+    def find_frame(self, query: dict[str, Any], *, entity_columns: bool = True) -> pl.DataFrame:
+        """The rows of a find() query given as `Find.to_json()`, run by the service."""
+        frame: pl.DataFrame = self._call("find_frame", query, entity_columns=entity_columns)
+        return frame
 
     def open_tasks(self, limit: int = 50) -> list[Node]:
         """Tasks still to do (todo or doing), soonest due date first, undated last."""
@@ -366,6 +379,26 @@ class RemoteKnowledgeBase(RemoteAI):
 
     def __repr__(self) -> str:
         return f"RemoteKnowledgeBase({str(self.path)!r} via {self.info.url})"
+
+
+@dataclass(frozen=True)
+class _ServedFind(Find):
+    """A find() whose entity-field part runs in the service.
+
+    Entity conditions are applied in polars to every candidate row (see
+    nodes/query.py): run here, those rows would all cross the connection
+    (at 100k entities ~0.4 s instead of ~0.1 s). A query that may touch an
+    entity kind goes to the service whole; others compile here as before.
+    """
+
+    served: Callable[[dict[str, Any], bool], pl.DataFrame] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def _run(self, *, typed: bool) -> pl.DataFrame:
+        if self.served is None or not (self._entity_names() or self._maybe_entities()):
+            return super()._run(typed=typed)
+        return self.served(self.to_json(), typed)
 
 
 def _encode_arguments(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -16,6 +16,8 @@ from typing import Any
 
 import polars as pl
 
+from ..entities.calc.engine import Mismatch
+from ..entities.schema import Field, KindSchema, schema_from_json
 from ..graph.changelog import ChangeSet, Op
 from ..nodes.model import Node, decode_row, encode_row
 from ..search.fulltext import SearchHit
@@ -37,6 +39,12 @@ def encode(value: Any) -> Any:
         return {"$type": "hit", "value": encode(dataclasses.asdict(value))}
     if isinstance(value, pl.DataFrame):
         return {"$type": "frame", "value": _frame_to_text(value)}
+    if isinstance(value, KindSchema):
+        return {"$type": "kind", "value": _schema_json(value)}
+    if isinstance(value, Field):
+        return {"$type": "field", "value": encode(value.to_json())}
+    if isinstance(value, Mismatch):
+        return {"$type": "mismatch", "value": encode(dataclasses.asdict(value))}
     if isinstance(value, tuple):
         return {"$type": "tuple", "value": [encode(v) for v in value]}
     if isinstance(value, list):
@@ -72,6 +80,12 @@ def decode(data: Any) -> Any:
         return _frame_from_text(value)
     if kind == "tuple":
         return tuple(decode(v) for v in value)
+    if kind == "kind":
+        return _schema_from(value)
+    if kind == "field":
+        return schema_from_json({"name": "", "fields": [decode(value)]}).fields[0]
+    if kind == "mismatch":
+        return Mismatch(**decode(value))
     raise ValueError(f"unknown type {kind!r} in a service message")
 
 
@@ -83,6 +97,17 @@ def _with_json_properties(row: dict[str, Any]) -> dict[str, Any]:
     if isinstance(properties, dict):
         row["properties"] = json.dumps(properties) if properties else "{}"
     return row
+
+
+def _schema_json(schema: KindSchema) -> dict[str, Any]:
+    # The stored form plus what to_json() leaves out, so the client gets an equal object.
+    return {**encode(schema.to_json()), "version": schema.version, "extra": encode(schema.extra)}
+
+
+def _schema_from(data: dict[str, Any]) -> KindSchema:
+    schema = schema_from_json(decode(data), int(data.get("version", 1)))
+    extra = decode(data.get("extra") or {})
+    return dataclasses.replace(schema, extra=extra) if extra else schema
 
 
 def _changeset_json(change: ChangeSet) -> dict[str, Any]:

@@ -303,6 +303,7 @@ def test_bulk_import_computes_values(projects: KnowledgeBase) -> None:
 # -- today(): values that age -------------------------------------------------------
 
 
+@pytest.mark.embedded  # sets the engine's clock, which lives in the service's process
 def test_values_using_today_refresh_on_the_next_day(kb: KnowledgeBase) -> None:
     engine = kb._entities.calc
     clock = [dt.datetime(2026, 11, 25, 9, 0)]
@@ -327,10 +328,22 @@ def _tamper(kb: KnowledgeBase, node_id: str, **values: Any) -> None:
     )
 
 
+def test_check_and_recalculate_find_and_fix_nothing_when_all_is_right(
+    projects: KnowledgeBase,
+) -> None:
+    assert projects.check_calculated() == [] and projects.recalculate() == 0
+
+
 @pytest.mark.embedded
 def test_doctor_reports_and_repairs_a_wrong_stored_value(projects: KnowledgeBase) -> None:
     _tamper(projects, "p", progress=0.9)
-    assert projects.check_calculated()[0].field == "progress"
+    mismatch = projects.check_calculated()[0]
+    assert (mismatch.node_id, mismatch.field, mismatch.stored, mismatch.computed) == (
+        "p",
+        "progress",
+        0.9,
+        0.0,
+    )
     report = doctor(projects)
     assert [(p.check, p.node_id) for p in report.problems] == [("calculated", "p")]
     assert "0.9" in report.problems[0].message
@@ -364,3 +377,19 @@ def test_opening_samples_and_warns_about_wrong_values(
     assert "doctor --repair" in caplog.text
     assert [m.node_id for m in kb._entities.calc.suspects] == ["i"]
     assert props(kb, "i")["doubled"] == 99  # reported, not silently changed
+
+
+def test_bulk_import_of_entities_computes_values_and_refuses_calculated_ones(
+    kb: KnowledgeBase,
+) -> None:
+    kb.define("item", {"price": "number", "qty": "integer", "total": {"expression": "price * qty"}})
+    rows = {"id": ["a", "b"], "kind": ["item", "item"], "title": ["A", "B"]}
+    props_ok = ['{"price": 2, "qty": 3}', '{"price": 1.5, "qty": 2}']
+    kb.import_nodes(pl.DataFrame({**rows, "properties": props_ok}))
+    assert props(kb, "a")["total"] == 6.0 and props(kb, "b")["total"] == 3.0
+    bad = pl.DataFrame(
+        {"id": ["c"], "kind": ["item"], "title": ["C"], "properties": ['{"total": 9}']}
+    )
+    with pytest.raises(ValidationError, match=r"'total' is calculated .* cannot be imported"):
+        kb.import_nodes(bad)
+    assert not kb.exists("c")

@@ -8,9 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from nodespace_lab.cli import cli
-from tests.test_cli import cli_env  # noqa: F401  (the fixture)
 
-# cli_env (imported) sets isolated NODESPACE_* variables with monkeypatch.
+# cli_env (tests/entities/conftest.py) sets isolated NODESPACE_* variables with monkeypatch.
 pytestmark = pytest.mark.usefixtures("cli_env")
 
 SCHEMA = """

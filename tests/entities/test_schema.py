@@ -248,7 +248,7 @@ def test_schemas_persist_across_reopen(kb_factory: KBFactory) -> None:
 
 def test_schema_change_is_in_the_change_log_and_undoable(kb: KnowledgeBase) -> None:
     kb.define("paper", {"year": "integer"})
-    change = kb.store.changes()[-1]
+    change = kb.changes()[-1]
     assert [op.op for op in change.ops] == ["schema"]
     assert json.loads(change.ops[0].after["spec"])["name"] == "paper"  # type: ignore[index]
     kb.undo()
