@@ -149,6 +149,7 @@ class GraphData(Data):
         # One query per (node, source) however many fields read it; a recompute
         # round gets a fresh GraphData, so values written by the round before show.
         self._items: dict[tuple[str, str], list[NodeScope]] = {}
+        self._by_id: dict[str, Row | None] = {}  # referenced and parent rows, read once
 
     def rows(self, match: str, params: dict[str, Any]) -> list[Row]:
         """Live nodes `n` of a MATCH, as rows."""
@@ -174,7 +175,7 @@ class GraphData(Data):
             rows = self.rows("MATCH (n:Node)-[:LINKS_TO]->(:Node {id: $id})", params)
         elif source == "parent":
             parent = scope.row.get("parent_id")
-            rows = [] if parent is None else self.rows("MATCH (n:Node {id: $id})", {"id": parent})
+            rows = [] if parent is None else self.by_ids([parent])
         else:
             rows = self.by_ids(self.reference_ids(scope, source))
         # A node linking to itself is not its own link (as in kb.links()).
@@ -182,12 +183,13 @@ class GraphData(Data):
         return [NodeScope(r, self) for r in rows if not own or r["id"] != node_id]
 
     def by_ids(self, ids: list[str]) -> list[Row]:
-        """Live rows of `ids`, in the order given."""
-        found: dict[str, Row] = {}
-        for node_id in dict.fromkeys(ids):
-            for row in self.rows("MATCH (n:Node {id: $id})", {"id": node_id}):
-                found[row["id"]] = row
-        return [found[i] for i in ids if i in found]
+        """Live rows of `ids`, in the order given (each read once per round)."""
+        for node_id in ids:
+            if node_id not in self._by_id:
+                rows = self.rows("MATCH (n:Node {id: $id})", {"id": node_id})
+                self._by_id[node_id] = rows[0] if rows else None
+        found = (self._by_id[i] for i in ids)
+        return [row for row in found if row is not None]
 
 
 class MemoryData(Data):

@@ -35,7 +35,7 @@ from ...errors import StorageError, ValidationError
 from ...graph import ChangeSet, Op, WriteTx
 from ...graph.changelog import BATCH_OPS
 from ...nodes import tree, undo
-from ...nodes.model import encode_row
+from ...nodes.model import COLUMNS, Row, encode_row
 from .data import GraphData, MemoryData, NodeScope, compute_fields, item_columns
 from .dependents import affected
 from .plan import Plan, compile_plan
@@ -54,6 +54,7 @@ _MAX_ROUNDS = tree.MAX_DEPTH + 10
 #: Below this many changed nodes a statement each; above, one LOAD FROM a frame.
 _FEW_WRITES = 32
 _SAMPLE = 32
+_ALL = ", ".join(f"n.{c}" for c in COLUMNS)
 #: The fingerprint of no calculated fields (what a knowledge base without state has).
 EMPTY = compile_plan({}).fingerprint()
 
@@ -152,32 +153,28 @@ class CalcEngine:
             if not dirty:
                 return
             now = self.clock()
-            data = GraphData(tx.execute, plan, now.date(), now)
-            for node_id in sorted(dirty):
-                self._recompute_one(tx, data, node_id)
+            self._recompute(tx, GraphData(tx.execute, plan, now.date(), now), dirty)
         raise StorageError(
             "Calculated fields kept changing each other; this is a bug. Run "
             "`nodespace doctor` and report the kinds involved."
         )
 
-    def _recompute_one(self, tx: WriteTx, data: GraphData, node_id: str) -> None:
-        old = tree.node_row(tx.execute, node_id)
-        if old is None or old["status"] == "deleted":
-            return
-        kind_plan = data.plan.kinds.get(old["kind"])
-        if kind_plan is None:
-            return
-        scope = NodeScope(dict(old), data)
-        before = dict(scope.props)
-        compute_fields(scope, kind_plan)
-        if scope.props == before:
-            return
-        properties = _dump(scope.props)
-        tx.execute(
-            "MATCH (n:Node {id: $id}) SET n.properties = $p", {"id": node_id, "p": properties}
-        )
-        new = {**old, "properties": properties}
-        tx.record(Op(CALC_OP, node_id, old["kind"], encode_row(old), encode_row(new)))
+    def _recompute(self, tx: WriteTx, data: GraphData, dirty: set[str]) -> None:
+        """Recompute `dirty` nodes from the database; write and record those that changed."""
+        changed: list[tuple[Row, NodeScope]] = []
+        for old in _rows(tx, sorted(dirty)):
+            kind_plan = data.plan.kinds.get(old["kind"])
+            if kind_plan is None or old["status"] == "deleted":
+                continue
+            scope = NodeScope(dict(old), data)
+            before = dict(scope.props)
+            compute_fields(scope, kind_plan)
+            if scope.props != before:
+                changed.append((old, scope))
+        _write_properties(tx, [scope for _, scope in changed])
+        for old, scope in changed:
+            new = {**old, "properties": _dump(scope.props)}
+            tx.record(Op(CALC_OP, old["id"], old["kind"], encode_row(old), encode_row(new)))
 
     # -- full recompute -----------------------------------------------------
 
@@ -301,6 +298,15 @@ class CalcEngine:
     def _committed_day(self) -> None:
         if self._pending_day is not None:
             self.day, self._pending_day = self._pending_day, None
+
+
+def _rows(tx: WriteTx, ids: list[str]) -> list[Row]:
+    """Full rows of `ids` (those that exist): a key lookup each for a few, one scan for many."""
+    if len(ids) <= _FEW_WRITES:
+        found = (tree.node_row(tx.execute, node_id) for node_id in ids)
+        return [row for row in found if row is not None]
+    rows = tx.execute(f"MATCH (n:Node) WHERE n.id IN $ids RETURN {_ALL}", {"ids": ids})
+    return [dict(zip(COLUMNS, r, strict=True)) for r in rows]
 
 
 def _changed(scope: NodeScope) -> bool:
