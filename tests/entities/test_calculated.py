@@ -393,3 +393,19 @@ def test_bulk_import_of_entities_computes_values_and_refuses_calculated_ones(
     with pytest.raises(ValidationError, match=r"'total' is calculated .* cannot be imported"):
         kb.import_nodes(bad)
     assert not kb.exists("c")
+
+
+def test_an_inferred_type_is_integer_when_only_whole_numbers_can_come_out(
+    kb: KnowledgeBase,
+) -> None:
+    kb.define(
+        "p",
+        {
+            "n": {"expression": "count(children)"},
+            "x": {"expression": "n * 2 + len(title)"},
+            "half": {"expression": "n / 2"},
+        },
+    )
+    types = {f.name: f.type for f in kb.schema("p").fields}
+    assert types == {"n": "integer", "x": "integer", "half": "number"}
+    assert kb.create("p", "abc").properties == {"n": 0, "x": 3, "half": 0.0}

@@ -25,6 +25,7 @@ from functools import cache
 from ...errors import ValidationError
 from ..schema import Field, KindSchema
 from .expression import BUILTIN_ATTRIBUTES, SOURCES, Expression, check_expression, parse_expression
+from .syntax import Aggregate, Binary, Call, Constant, Name, Node, Unary
 
 #: Bump when the meaning of an expression changes between releases: a stored
 #: fingerprint that differs makes the next open recompute every value.
@@ -234,6 +235,8 @@ def _checked_type(
     declared = item.field.type
     where = owner(item.kind, item.name)
     if declared == "auto":
+        if found == "number" and _whole(item.expression.syntax, types):
+            return "integer"  # a count is stored as 3, not 3.0
         if found in CALC_TYPES:
             return found
         raise ValidationError(
@@ -250,6 +253,34 @@ def _checked_type(
             f"change the type to {found} or the expression."
         )
     return declared
+
+
+#: Functions whose numeric result is always a whole number.
+_WHOLE_CALLS = frozenset(
+    {"len", "year", "month", "day", "weekday", "days_between", "days_until", "days_since",
+     "age", "floor", "ceil"}
+)  # fmt: skip
+
+
+def _whole(node: Node, types: Mapping[str, str]) -> bool:
+    """True when a numeric expression can only give whole numbers (to infer 'integer')."""
+    if isinstance(node, Constant):
+        return isinstance(node.value, int) and not isinstance(node.value, bool)
+    if isinstance(node, Name):
+        return types.get(node.name, BUILTIN_ATTRIBUTES.get(node.name)) == "integer"
+    if isinstance(node, Aggregate):
+        return node.name == "count"
+    if isinstance(node, Call):
+        if node.name == "round":
+            return len(node.args) == 1
+        if node.name in {"coalesce", "min", "max"}:
+            return all(_whole(arg, types) for arg in node.args)
+        return node.name in _WHOLE_CALLS
+    if isinstance(node, Unary):
+        return node.op == "-" and _whole(node.operand, types)
+    if isinstance(node, Binary):
+        return node.op in {"+", "-", "*"} and _whole(node.left, types) and _whole(node.right, types)
+    return False
 
 
 def _order(kind: str, calculated: Mapping[str, CalcField]) -> list[CalcField]:
