@@ -14,22 +14,19 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
-from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from nodespace_lab import KnowledgeBase, load_settings
 from nodespace_lab.errors import HierarchyError, NotFound, NothingToUndo, ValidationError
 from nodespace_lab.nodes.undo import undoable
 
-ENGINE = os.environ.get("NODESPACE_TEST_ENGINE", "ladybug")
-_SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+from .scratch import scratch_kb
 
-SCHEMA = {
+SCHEMA: dict[str, dict[str, Any]] = {
     "person": {"rate": "number"},
     "item": {
         "est": "number",
@@ -51,15 +48,7 @@ NUMBER = st.one_of(st.none(), st.integers(-5, 50).map(float))
 class CalcMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.folder = Path(tempfile.mkdtemp(prefix="ns-calc-", dir=_SCRATCH))
-        path = self.folder / "kb"
-        kb_settings = load_settings(
-            path,
-            env={},
-            user_file=self.folder / "none.toml",
-            overrides={"storage": {"engine": ENGINE, "buffer_pool_mb": 64, "max_db_size_gb": 4}},
-        )
-        self.kb = KnowledgeBase(path, settings=kb_settings)
+        self.folder, self.kb = scratch_kb("ns-calc-")
         for name, fields in SCHEMA.items():
             self.kb.define(name, fields)
         self.setup_seq = self.kb.seq  # undo stops here: the schema stays
@@ -118,7 +107,8 @@ class CalcMachine(RuleBasedStateMachine):
     def edit_input(self, i: int, value: float | None, field: str) -> None:
         node = self.pick("person" if field == "rate" else "project", i)
         if node is not None:
-            self.kb.update(node, **{field: value})
+            fields: dict[str, Any] = {field: value}
+            self.kb.update(node, **fields)
 
     @rule(i=st.integers(0, 100), parent=st.integers(-1, 50))
     def move(self, i: int, parent: int) -> None:

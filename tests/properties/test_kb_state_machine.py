@@ -17,9 +17,7 @@ import copy
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -28,7 +26,6 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from nodespace_lab import KnowledgeBase, load_settings
 from nodespace_lab.errors import (
     ConflictError,
     HierarchyError,
@@ -37,10 +34,7 @@ from nodespace_lab.errors import (
 )
 from nodespace_lab.nodes.doctor import find_problems
 
-ENGINE = os.environ.get("NODESPACE_TEST_ENGINE", "ladybug")
-# Memory-backed scratch space when there is one: these tests are about logic, not
-# durability (tests/crash covers that), and every commit is fsynced.
-_SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+from .scratch import scratch_kb
 
 # -- our own reading of the reference syntax: [[target]] or [[target|alias]] ------------------
 
@@ -196,15 +190,7 @@ def _has_nodes(machine: KBMachine) -> bool:
 class KBMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.folder = Path(tempfile.mkdtemp(prefix="ns-prop-", dir=_SCRATCH))
-        path = self.folder / "kb"
-        kb_settings = load_settings(
-            path,
-            env={},
-            user_file=self.folder / "none.toml",
-            overrides={"storage": {"engine": ENGINE, "buffer_pool_mb": 64, "max_db_size_gb": 4}},
-        )
-        self.kb = KnowledgeBase(path, settings=kb_settings)
+        self.folder, self.kb = scratch_kb("ns-prop-")
         self.model = Model()
         self.seq = 0
         self.history: list[tuple[int, Model]] = []  # (seq, model before) per undoable change
