@@ -15,7 +15,7 @@ import traitlets
 
 from ..errors import NodespaceError, ValidationError
 from ..live import LiveQuery, RowDiff, diff_rows
-from ..nodes.model import STATUSES
+from ..nodes.model import PUBLIC_COLUMNS, STATUSES
 from ..nodes.validate import TASK_STATUSES
 from ._base import NodespaceWidget, json_row
 
@@ -219,7 +219,9 @@ def describe_columns(
 
 def _default_columns(available: Sequence[str], node_rows: bool, key: str) -> list[str]:
     if node_rows and set(DEFAULT_NODE_COLUMNS) <= set(available):
-        return list(DEFAULT_NODE_COLUMNS)
+        # Entities (a find() of entity kinds) show their own fields, not task columns.
+        fields = [c for c in available if c not in PUBLIC_COLUMNS]
+        return ["title", *fields] if fields else list(DEFAULT_NODE_COLUMNS)
     return [c for c in available if c != key or not node_rows]
 
 

@@ -293,3 +293,12 @@ def test_an_edit_of_a_row_changed_since_it_was_shown_is_refused(kb: KnowledgeBas
     )
     assert "version" in table.errors[task]["title"]
     assert kb.get(task).title == "changed elsewhere"
+
+
+def test_a_table_of_entities_shows_their_fields_by_default(kb: KnowledgeBase) -> None:
+    kb.define("project", {"budget": "number", "tasks": {"expression": "count(children)"}})
+    project = kb.create("project", "P", budget=3)
+    kb.create("task", "t", parent=project.id)
+    table = LiveTable(kb.live(kb.find("project")))
+    assert [c["name"] for c in table.columns] == ["title", "budget", "tasks"]
+    assert [c["type"] for c in table.columns][1:] == ["number", "integer"]
