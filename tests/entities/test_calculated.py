@@ -409,3 +409,30 @@ def test_an_inferred_type_is_integer_when_only_whole_numbers_can_come_out(
     types = {f.name: f.type for f in kb.schema("p").fields}
     assert types == {"n": "integer", "x": "integer", "half": "number"}
     assert kb.create("p", "abc").properties == {"n": 0, "x": 3, "half": 0.0}
+
+
+@pytest.mark.parametrize(
+    "expression", ["1 + coalesce(sum(children.level), 0)", "1 + coalesce(parent.level, 0)"]
+)
+def test_rollups_over_a_deep_outline_recompute_without_recursing_too_far(
+    kb: KnowledgeBase, expression: str
+) -> None:
+    depth = 400  # each level of recursion takes several frames: past Python's limit
+    kb.define("level", {"level": {"type": "integer", "expression": expression}})
+    kb.import_nodes(
+        pl.DataFrame({"id": ["top"], "kind": ["level"], "title": ["top"], "parent_id": [None]})
+    )
+    chain = ["top", *(f"l{i}" for i in range(depth))]
+    kb.import_nodes(
+        pl.DataFrame(
+            {
+                "id": chain[1:],
+                "kind": ["level"] * depth,
+                "title": chain[1:],
+                "parent_id": chain[:-1],
+            }
+        )
+    )
+    top, bottom = props(kb, "top")["level"], props(kb, chain[-1])["level"]
+    assert sorted([top, bottom]) == [1, depth + 1]
+    assert kb.check_calculated() == []

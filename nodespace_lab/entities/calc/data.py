@@ -263,7 +263,7 @@ class MemoryData(Data):
         return done
 
     def depth_first(self) -> list[NodeScope]:
-        """Nodes of calculated kinds, deepest in the hierarchy first."""
+        """Nodes of calculated kinds in an order that keeps `settle` recursion shallow."""
         depth: dict[str, int] = {}
 
         def depth_of(node_id: str) -> int:
@@ -279,8 +279,16 @@ class MemoryData(Data):
                 depth[item] = base + offset
             return depth.get(node_id, 0)
 
+        downward = {k for k, p in self.plan.kinds.items() if "parent" in p.reads}
+
+        def order(scope: NodeScope) -> int:
+            # Children rollups run leaves first and parent reads root first, so
+            # neither recurses far, whatever the depth of the outline.
+            depth = depth_of(scope.row["id"])
+            return depth if scope.row["kind"] in downward else -depth
+
         wanted = [s for s in self.scopes.values() if s.row["kind"] in self.plan.kinds]
-        return sorted(wanted, key=lambda s: -depth_of(s.row["id"]))
+        return sorted(wanted, key=order)
 
 
 def compute_fields(scope: NodeScope, kind_plan: KindPlan) -> dict[str, Any]:
