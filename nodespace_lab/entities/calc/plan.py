@@ -20,7 +20,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, cached_property
 
 from ...errors import ValidationError
 from ..schema import Field, KindSchema
@@ -92,17 +92,17 @@ class KindPlan:
         """The kind's name."""
         return self.schema.name
 
-    @property
+    @cached_property
     def names(self) -> frozenset[str]:
         """Names of the calculated fields."""
         return frozenset(f.name for f in self.fields)
 
-    @property
+    @cached_property
     def inputs(self) -> frozenset[str]:
         """Own attributes any calculated field reads, other than calculated ones."""
         return frozenset().union(*(f.inputs for f in self.fields)) - self.names
 
-    @property
+    @cached_property
     def reads(self) -> dict[str, frozenset[str]]:
         """Source name -> attributes read on its items, over every calculated field."""
         found: dict[str, frozenset[str]] = {}
@@ -136,14 +136,29 @@ class Plan:
 
     def readers(self, source: str) -> dict[str, frozenset[str]]:
         """Kinds that read `source` ('children', 'links', ...) -> attributes they read there."""
-        return {k: p.reads[source] for k, p in self.kinds.items() if source in p.reads}
+        return self._readers.get(source, {})
 
-    def ref_readers(self) -> Iterator[tuple[str, Field, frozenset[str]]]:
-        """(kind, reference field, attributes read through it) for every field that derefs."""
+    @cached_property
+    def _readers(self) -> dict[str, dict[str, frozenset[str]]]:
+        # Asked for every operation of every write: computed once per plan.
+        found: dict[str, dict[str, frozenset[str]]] = {}
         for kind, plan in self.kinds.items():
             for source, attrs in plan.reads.items():
-                if source not in SOURCES:
-                    yield kind, plan.schema.field(source), attrs
+                found.setdefault(source, {})[kind] = attrs
+        return found
+
+    def ref_readers(self) -> tuple[tuple[str, Field, frozenset[str]], ...]:
+        """(kind, reference field, attributes read through it) for every field that derefs."""
+        return self._ref_readers
+
+    @cached_property
+    def _ref_readers(self) -> tuple[tuple[str, Field, frozenset[str]], ...]:
+        return tuple(
+            (kind, plan.schema.field(source), attrs)
+            for kind, plan in self.kinds.items()
+            for source, attrs in plan.reads.items()
+            if source not in SOURCES
+        )
 
     def fields_of(self, kind: str) -> dict[str, Field]:
         """Every field of `kind` by name (empty for a kind without a schema)."""
