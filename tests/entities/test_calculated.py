@@ -436,3 +436,17 @@ def test_rollups_over_a_deep_outline_recompute_without_recursing_too_far(
     top, bottom = props(kb, "top")["level"], props(kb, chain[-1])["level"]
     assert sorted([top, bottom]) == [1, depth + 1]
     assert kb.check_calculated() == []
+
+
+@pytest.mark.embedded  # settings of the service's own knowledge base decide cypher writes
+def test_a_cypher_write_recomputes_every_value(kb_factory: Any) -> None:
+    kb = kb_factory(security={"allow_cypher_writes": True})
+    kb.define("item", {"price": "number", "doubled": {"expression": "price * 2"}})
+    kb.create("item", "I", id="i", price=2)
+    kb.cypher(
+        "MATCH (n:Node {id: $id}) SET n.properties = $p",
+        {"id": "i", "p": json.dumps({"doubled": 4.0, "price": 5.0})},
+        write=True,
+    )
+    assert props(kb, "i")["doubled"] == 10.0
+    assert last_ops(kb)[-1][0] == "recalc"
