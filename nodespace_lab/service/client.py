@@ -319,7 +319,9 @@ class RemoteKnowledgeBase(RemoteAI, RemoteEntities):
             self._request(f"{PREFIX}/transactions/{tx}/rollback", {})
             raise
         self._local.tx = None
-        self._request(f"{PREFIX}/transactions/{tx}/commit", {})
+        answer = self._request(f"{PREFIX}/transactions/{tx}/commit", {})
+        # Live queries must see the commit before this returns, as after any write.
+        self._wait_for_feeds(int(answer.get("seq", 0)))
 
     # -- change feed and live queries -------------------------------------
 

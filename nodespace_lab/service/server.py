@@ -258,7 +258,9 @@ class BeginHandler(_Authenticated):
 class FinishHandler(_Authenticated):
     async def post(self, tx_id: str, action: str) -> None:
         await self.service.finish(tx_id, commit=action == "commit")
-        self.write_json({"ok": True})
+        # As after a call: the client waits until its own feed has the commit.
+        seq = await self.service.run(lambda: self.service.kb.seq)
+        self.write_json({"ok": True, "seq": seq})
 
 
 class FeedHandler(tornado.websocket.WebSocketHandler):

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from nodespace_lab import KnowledgeBase
-from nodespace_lab.errors import ValidationError
+from nodespace_lab.errors import NotFound, ValidationError
 from nodespace_lab.nodes.doctor import doctor
 
 PROGRESS = 'count(children where status = "done") / count(children)'
@@ -450,3 +450,36 @@ def test_a_cypher_write_recomputes_every_value(kb_factory: Any) -> None:
     )
     assert props(kb, "i")["doubled"] == 10.0
     assert last_ops(kb)[-1][0] == "recalc"
+
+
+def test_referrers_are_found_after_imports_rollbacks_and_within_one_transaction(
+    kb: KnowledgeBase,
+) -> None:
+    kb.define("venue", {"rank": "integer"})
+    kb.define(
+        "paper",
+        {
+            "venue": {"type": "ref", "to": "venue"},
+            "rank": {"type": "integer", "expression": "venue.rank"},
+        },
+    )
+    kb.create("venue", "A", id="va", rank=1)
+    kb.create("venue", "B", id="vb", rank=2)
+    kb.create("paper", "P", id="p", venue="va")
+    kb.update("va", rank=5)  # builds the index of who refers to whom
+    frame = pl.DataFrame(
+        {"id": ["q"], "kind": ["paper"], "title": ["Q"], "properties": ['{"venue": "vb"}']}
+    )
+    kb.import_nodes(frame)  # a batch: the index is rebuilt
+    kb.update("vb", rank=7)
+    assert props(kb, "q")["rank"] == 7
+    with pytest.raises(NotFound), kb.transaction():
+        kb.update("p", venue="vb")
+        kb.update("missing", rank=1)
+    kb.update("va", rank=6)  # p still refers to va: the rolled-back edit is forgotten
+    assert props(kb, "p")["rank"] == 6
+    with kb.transaction():
+        kb.create("paper", "R", id="r", venue="vb")
+        kb.update("vb", rank=8)  # r is not committed yet, and still follows
+    assert props(kb, "r")["rank"] == 8 and props(kb, "q")["rank"] == 8
+    assert kb.check_calculated() == []

@@ -19,7 +19,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from nodespace_lab.errors import HierarchyError, NotFound, NothingToUndo, ValidationError
 from nodespace_lab.nodes.undo import undoable
@@ -73,6 +79,12 @@ class CalcMachine(RuleBasedStateMachine):
 
     # -- rules -----------------------------------------------------------------------
 
+    @initialize(rate=NUMBER, budget=NUMBER)
+    def start(self, rate: float | None, budget: float | None) -> None:
+        # Something of each kind from the first step, so every dependency is reachable.
+        self.add_person(rate)
+        self.add_project(budget, 0, top=True)
+
     @rule(rate=NUMBER)
     def add_person(self, rate: float | None) -> None:
         self.kb.create("person", "someone", id=self.new_id("u"), rate=rate)
@@ -109,6 +121,13 @@ class CalcMachine(RuleBasedStateMachine):
         if node is not None:
             fields: dict[str, Any] = {field: value}
             self.kb.update(node, **fields)
+
+    @rule(i=st.integers(0, 50), rate=NUMBER)
+    def edit_rate(self, i: int, rate: float | None) -> None:
+        # A referenced node's field: the items whose owner it is must follow.
+        person = self.pick("person", i)
+        if person is not None:
+            self.kb.update(person, rate=rate)
 
     @rule(i=st.integers(0, 100), parent=st.integers(-1, 50))
     def move(self, i: int, parent: int) -> None:

@@ -5,7 +5,8 @@ after rows). From the plan's reverse maps this module decides, mostly
 without the database, whether anything can depend on it; only then does it
 ask for the few candidates: the old and new parent (children aggregates),
 the children (`parent.x`), the nodes linking to it or linked from it, and
-the entities whose reference fields hold its id.
+the entities whose reference fields hold its id (from `references`, an index
+in memory).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from ...graph import Op, WriteTx
 from ...nodes import links
 from .plan import COLUMN_ATTRIBUTES, Plan
+from .references import ReferenceIndex
 
 #: A whole node appeared or vanished: every attribute counts as changed.
 EVERYTHING = frozenset({"*"})
@@ -97,14 +99,21 @@ class Candidates:
     referenced: set[str] = field(default_factory=set)
 
 
-def affected(tx: WriteTx, plan: Plan, ops: Iterable[Op]) -> set[str]:
-    """Ids of live nodes of calculated kinds whose values `ops` may have changed."""
+def affected(tx: WriteTx, plan: Plan, ops: Iterable[Op], references: ReferenceIndex) -> set[str]:
+    """Ids of nodes whose calculated values `ops` may have changed.
+
+    Most are live nodes of calculated kinds; referrers come from the index
+    unfiltered, and the recompute skips what is deleted or not calculated.
+    """
     found = Candidates()
     for op in ops:
         change = describe(op)
         if change is not None:
             _gather(plan, change, found)
-    return _resolve(tx, plan, found)
+    ids = _resolve(tx, plan, found)
+    if found.referenced:
+        ids |= references.referrers(plan, found.referenced, tx.ops)
+    return ids
 
 
 def _gather(plan: Plan, change: Change, found: Candidates) -> None:
@@ -171,8 +180,6 @@ def _resolve(tx: WriteTx, plan: Plan, found: Candidates) -> set[str]:
         )
     if found.link_targets_of:
         ids |= _link_targets(tx, plan, found)
-    if found.referenced:
-        ids |= _referrers(tx, plan, found.referenced)
     return ids
 
 
@@ -199,26 +206,3 @@ def _link_targets(tx: WriteTx, plan: Plan, found: Candidates) -> set[str]:
     keys = set().union(*(links.references(c) for c in found.old_contents))
     targets |= links.resolve(tx, keys)
     return _live_of_kinds(tx, targets, plan.readers("backlinks"))
-
-
-def _referrers(tx: WriteTx, plan: Plan, targets: set[str]) -> set[str]:
-    """Entities whose reference fields (read by some expression) hold one of `targets`."""
-    by_kind: dict[str, set[str]] = {}
-    for kind, item, _ in plan.ref_readers():
-        by_kind.setdefault(kind, set()).add(item.name)
-    out: set[str] = set()
-    for target in targets:
-        # Reference ids sit in the properties JSON; a substring scan finds the few
-        # candidates, and the parsed JSON decides.
-        rows = tx.execute(
-            "MATCH (n:Node) WHERE n.kind IN $kinds AND n.status <> 'deleted' "
-            "AND n.properties CONTAINS $needle RETURN n.id, n.kind, n.properties",
-            {"kinds": sorted(by_kind), "needle": json.dumps(target, ensure_ascii=False)},
-        )
-        for node_id, kind, text in rows:
-            props = json.loads(text or "{}")
-            for name in by_kind[kind]:
-                value = props.get(name)
-                if value == target or (isinstance(value, list) and target in value):
-                    out.add(node_id)
-    return out

@@ -39,6 +39,7 @@ from ...nodes.model import COLUMNS, Row, encode_row
 from .data import GraphData, MemoryData, NodeScope, compute_fields, item_columns
 from .dependents import affected
 from .plan import Plan, compile_plan
+from .references import ReferenceIndex
 
 if TYPE_CHECKING:
     from ..store import Registry
@@ -90,6 +91,7 @@ class CalcEngine:
         self._pending_day: dt.date | None = None
         self.problem: str | None = None  # why the plan cannot be built, if it cannot
         self.suspects: list[Mismatch] = []
+        self.references = ReferenceIndex(self.store)
         self.store.before_commit(self.before_commit)
         self.store.subscribe(self._committed)
 
@@ -151,7 +153,7 @@ class CalcEngine:
         for _ in range(_MAX_ROUNDS):
             ops = tx.ops[start:]
             start = len(tx.ops)
-            dirty = affected(tx, plan, ops)
+            dirty = affected(tx, plan, ops, self.references)
             if not dirty:
                 return
             now = self.clock()
