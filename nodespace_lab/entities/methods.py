@@ -88,18 +88,13 @@ class KnowledgeBaseEntities:
             if not known:  # a refused definition leaves no kind behind in this process
                 KINDS.pop(schema.name, None)
             raise
-        finally:
-            self._entities.invalidate()
         return self.schema(schema.name)
 
     def define_file(self, path: str | Path) -> list[KindSchema]:
         """Define every kind of a TOML or YAML schema file (all or none)."""
         schemas = load_schema_file(Path(path))
         with self._store.write(f"define from {Path(path).name}"):
-            try:
-                return [self._define(schema) for schema in schemas]
-            finally:
-                self._entities.invalidate()
+            return [self._define(schema) for schema in schemas]
 
     def schema(self, kind: str) -> KindSchema:
         """The schema of entity kind `kind` (NotFound if it is not defined)."""
@@ -140,16 +135,10 @@ class KnowledgeBaseEntities:
         """Delete an entity kind; refused while entities exist unless `cascade` deletes them."""
         schema = self.schema(kind)
         with self._store.write(f"delete kind {kind}") as tx:
-            try:
-                return evolve.delete_kind(tx, self._writer, schema, cascade=cascade)
-            finally:
-                self._entities.invalidate()
+            return evolve.delete_kind(tx, self._writer, schema, cascade=cascade)
 
     def _evolve(self, step: Any, kind: str, *args: Any) -> KindSchema:
         schema = self.schema(kind)
         with self._store.write(f"{step.__name__} {kind}") as tx:
-            try:
-                step(tx, self._writer, schema, *args)
-            finally:
-                self._entities.invalidate()
+            step(tx, self._writer, schema, *args)
         return self.schema(kind)

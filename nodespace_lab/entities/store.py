@@ -58,7 +58,6 @@ class Registry:
         self._lock = threading.Lock()
         store.subscribe(self._on_change)
         self.calc = CalcEngine(self)
-        store.on_rollback(self.invalidate)  # a define inside a rolled-back transaction
 
     def _on_change(self, change: ChangeSet) -> None:
         if any(op.op == OP for op in change.ops):
@@ -69,22 +68,19 @@ class Registry:
         self._schemas = None
 
     def all(self) -> dict[str, KindSchema]:
-        """Every schema of this store by kind name."""
+        """Every schema of this store by kind name.
+
+        The cache only ever holds committed schemas: a transaction that changed
+        one reads them fresh (a rollback cannot leave the cache ahead of the
+        database), and each commit that changes one empties the cache.
+        """
         tx = self.store.current_tx
         if tx is not None and any(op.op == OP for op in tx.ops):
-            # Schemas this transaction changed: read them fresh and keep no cache,
-            # since a rollback would leave the cache ahead of the database.
-            fresh = {s.name: s for s in _load(self.store)}
-            for schema in fresh.values():
-                register_entity_kind(schema)
-            return fresh
+            return _registered(self.store)
         schemas = self._schemas
         if schemas is None:
             with self._lock:
-                schemas = {s.name: s for s in _load(self.store)}
-                for schema in schemas.values():
-                    register_entity_kind(schema)
-                self._schemas = schemas
+                schemas = self._schemas = _registered(self.store)
         return schemas
 
     def get(self, name: str) -> KindSchema | None:
@@ -101,6 +97,14 @@ class Registry:
                 f"define it with kb.define({name!r}, fields={{...}})."
             )
         return schema
+
+
+def _registered(store: GraphStore) -> dict[str, KindSchema]:
+    """The stored schemas by name, each registered as a node kind of this process."""
+    schemas = {s.name: s for s in _load(store)}
+    for schema in schemas.values():
+        register_entity_kind(schema)
+    return schemas
 
 
 def _load(store: GraphStore) -> list[KindSchema]:

@@ -130,12 +130,7 @@ class Data:
 
     def reference_ids(self, scope: NodeScope, source: str) -> list[str]:
         """Ids a reference field of `scope` holds, in order."""
-        value = scope.props.get(source)
-        if isinstance(value, str):
-            return [value]
-        if isinstance(value, list):
-            return [v for v in value if isinstance(v, str)]
-        return []
+        return ids_held(scope.props.get(source))
 
 
 class GraphData(Data):
@@ -289,6 +284,15 @@ class MemoryData(Data):
 
         wanted = [s for s in self.scopes.values() if s.row["kind"] in self.plan.kinds]
         return sorted(wanted, key=order)
+
+
+def ids_held(value: Any) -> list[str]:
+    """The node ids a stored reference value holds: one id, or a list of them."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
 
 
 def compute_fields(scope: NodeScope, kind_plan: KindPlan) -> dict[str, Any]:

@@ -58,6 +58,7 @@ _MAX_ROUNDS = tree.MAX_DEPTH + 10
 _FEW_ROWS = 2_000
 _SAMPLE = 32
 _ALL = ", ".join(f"n.{c}" for c in COLUMNS)
+_SET_PROPERTIES = "MATCH (n:Node {id: $id}) SET n.properties = $p"
 #: The fingerprint of no calculated fields (what a knowledge base without state has).
 EMPTY = compile_plan({}).fingerprint()
 
@@ -141,7 +142,7 @@ class CalcEngine:
 
     def _after_schema_change(self, tx: WriteTx) -> None:
         plan = self.plan()  # write_schema has checked it compiles
-        if plan.fingerprint() != _state(tx).get("fingerprint", EMPTY):
+        if plan.fingerprint() != _state_of(tx.execute).get("fingerprint", EMPTY):
             changed = {op.id.removeprefix("schema:") for op in tx.ops if op.op == SCHEMA_OP}
             self.recompute_all(tx, plan, clean=changed)
         elif not plan.empty:
@@ -239,8 +240,7 @@ class CalcEngine:
     def repair(self, label: str = "recalculate") -> int:
         """Recompute every value and store the differences; returns how many nodes changed."""
         with self.store.write(label) as tx:
-            count = self.recompute_all(tx, self.plan())
-            tx.bookkeeping = True
+            count = self.recompute_all(tx, self.plan())  # stores CalcState: commits
         self._committed_day()
         return count
 
@@ -293,7 +293,7 @@ class CalcEngine:
 
     def _day(self, tx: WriteTx) -> dt.date | None:
         if self.day is None:
-            self.day = _parse_day(_state(tx).get("day"))
+            self.day = _parse_day(_state_of(tx.execute).get("day"))
         return self.day
 
     def _committed(self, change: ChangeSet) -> None:
@@ -340,10 +340,7 @@ def _dump(props: dict[str, Any]) -> str:
 def _write_properties(tx: WriteTx, scopes: list[NodeScope]) -> None:
     if len(scopes) <= _FEW_ROWS:
         for scope in scopes:
-            tx.execute(
-                "MATCH (n:Node {id: $id}) SET n.properties = $p",
-                {"id": scope.row["id"], "p": _dump(scope.props)},
-            )
+            tx.execute(_SET_PROPERTIES, {"id": scope.row["id"], "p": _dump(scope.props)})
         return
     frame = pl.DataFrame(
         {"nid": [s.row["id"] for s in scopes], "np": [_dump(s.props) for s in scopes]},
@@ -355,10 +352,6 @@ def _write_properties(tx: WriteTx, scopes: list[NodeScope]) -> None:
 
 
 # -- CalcState ----------------------------------------------------------------------
-
-
-def _state(tx: WriteTx) -> dict[str, str]:
-    return _state_of(tx.execute)
 
 
 def _state_of(run: Callable[..., list[list[Any]]]) -> dict[str, str]:
@@ -381,10 +374,7 @@ def _parse_day(text: str | None) -> dt.date | None:
 def _revert_calc(tx: WriteTx, op: Op) -> None:
     """Undo a calculated write: put the old properties back (the hook then recomputes)."""
     assert op.before is not None
-    tx.execute(
-        "MATCH (n:Node {id: $id}) SET n.properties = $p",
-        {"id": op.id, "p": op.before.get("properties") or "{}"},
-    )
+    tx.execute(_SET_PROPERTIES, {"id": op.id, "p": op.before.get("properties") or "{}"})
     tx.record(Op(CALC_OP, op.id, op.kind, op.after, op.before))
 
 

@@ -410,8 +410,3 @@ def _path(graph: Mapping[str, list[Edge]], start: str, goal: str) -> list[Edge] 
                     following.append((edge[1], [*path, edge]))
         frontier = following
     return None
-
-
-def builtin_type(name: str) -> str | None:
-    """The type of a built-in attribute, or None."""
-    return BUILTIN_ATTRIBUTES.get(name)

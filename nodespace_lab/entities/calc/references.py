@@ -26,6 +26,7 @@ from typing import Any
 
 from ...graph import ChangeSet, GraphStore, Op
 from ...graph.changelog import BATCH_OPS
+from .data import ids_held
 from .plan import Plan
 
 Pairs = frozenset[tuple[str, str]]  # (kind, reference field) pairs the plan reads
@@ -105,11 +106,4 @@ def _held(pairs: Pairs, kind: str, row: dict[str, Any] | None) -> set[str]:
     if not names:
         return set()
     props = json.loads(row.get("properties") or "{}")
-    held: set[str] = set()
-    for name in names:
-        value = props.get(name)
-        if isinstance(value, str):
-            held.add(value)
-        elif isinstance(value, list):
-            held.update(v for v in value if isinstance(v, str))
-    return held
+    return {target for name in names for target in ids_held(props.get(name))}
