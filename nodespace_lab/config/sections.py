@@ -150,6 +150,32 @@ class ServiceSettings(param.Parameterized):
         doc="A client transaction idle this long is rolled back, so a client that "
         "died cannot hold the writer.",
     )
+    feed_max_pending_mb = param.Number(
+        default=16.0,
+        bounds=(0.1, 1024.0),
+        doc="Change-feed data (MB) the service holds for one websocket client that has "
+        "not read it yet; past this the client is disconnected (close code 4002, with "
+        "its last sequence number) and resumes from the change log.",
+    )
+    feed_max_pending_messages = param.Integer(
+        default=1000,
+        bounds=(1, 1_000_000),
+        doc="Change sets the service holds for one websocket client that has not read "
+        "them yet; past this the client is disconnected as for feed_max_pending_mb.",
+    )
+    max_body_mb = param.Number(
+        default=8.0,
+        bounds=(0.01, 1024.0),
+        doc="Largest request body (MB) the service reads; a larger one is refused with "
+        "413 (imports have their own limit, max_import_mb). Bodies are read only "
+        "after the token was checked.",
+    )
+    max_import_mb = param.Number(
+        default=1024.0,
+        bounds=(1.0, 16384.0),
+        doc="Largest request body (MB) of an import (kb/import_nodes), which is read "
+        "in pieces as it arrives.",
+    )
 
 
 class LoggingSettings(param.Parameterized):
