@@ -30,6 +30,7 @@ from ..nodes.query import Find, kinds_tuple
 from ..search.fulltext import SearchHit
 from .ai_client import RemoteAI
 from .api import PREFIX, WRITES, method_route
+from .backlog import FEED_BEHIND
 from .codec import decode, encode
 from .entities_client import RemoteEntities
 from .runtime import ServiceInfo
@@ -37,6 +38,7 @@ from .runtime import ServiceInfo
 log = logging.getLogger(__name__)
 
 TX_HEADER = "X-Nodespace-Transaction"
+RETRY_S, MAX_RETRY_S = 0.5, 5.0  # feed reconnection back-off
 _ERRORS: dict[str, type[errors.NodespaceError]] = {
     name: getattr(errors, name) for name in errors.__all__
 }
@@ -423,7 +425,12 @@ def _encode_arguments(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) 
 
 
 class _Feed:
-    """A websocket to the service's feed, read by a daemon thread with its own loop."""
+    """A websocket to the service's feed, read by a daemon thread with its own loop.
+
+    Whenever the socket closes (the service restarted, or closed a client that
+    fell behind, code 4002), it reconnects with `since=<last seq handed to the
+    callback>`, so the callback gets every change set once, in order.
+    """
 
     def __init__(
         self, kb: RemoteKnowledgeBase, callback: Callable[[ChangeSet], None], since: int
@@ -473,30 +480,44 @@ class _Feed:
         from tornado.httpclient import HTTPRequest
         from tornado.websocket import websocket_connect
 
+        retry_s = RETRY_S
         while not self._stopped:
             url = self.kb.info.url.replace("http", "ws", 1) + f"{PREFIX}/feed?since={self.since}"
             request = HTTPRequest(url, headers={"Authorization": f"token {self.kb.info.token}"})
             try:
                 socket = await websocket_connect(request)
             except Exception as exc:
-                self._error = exc
-                self._ready.set()
-                return
+                if not self._ready.is_set():
+                    self._error = exc  # the first connection: `start` reports it
+                    self._ready.set()
+                    return
+                # Resuming (the service restarts, or closed us): keep trying from `since`.
+                await asyncio.sleep(retry_s)
+                retry_s = min(retry_s * 2, MAX_RETRY_S)
+                continue
             # The service subscribes before it answers the first message; a short
             # round trip through `info` would not prove that, so wait for the open.
             self._ready.set()
-            while not self._stopped:
-                message = await socket.read_message()
-                if message is None:
-                    break  # the service went away: reconnect from the last seq seen
-                change = decode(json.loads(message))
-                try:
-                    self.callback(change)
-                except Exception:
-                    log.exception("change feed callback failed")
-                with self._delivered:
-                    self.since = change.seq
-                    self._delivered.notify_all()
+            retry_s = RETRY_S
+            await self._read(socket)
             socket.close()
-            if not self._stopped:
-                await asyncio.sleep(0.5)
+            if socket.close_code == FEED_BEHIND:
+                log.info("the change feed of %s fell behind at seq %d; resuming", self.kb.path,
+                         self.since)  # fmt: skip
+            elif not self._stopped:
+                await asyncio.sleep(RETRY_S)
+
+    async def _read(self, socket: Any) -> None:
+        """Hand each change set to the callback until the socket closes."""
+        while not self._stopped:
+            message = await socket.read_message()
+            if message is None:
+                return  # closed: the caller reconnects from the last seq seen
+            change = decode(json.loads(message))
+            try:
+                self.callback(change)
+            except Exception:
+                log.exception("change feed callback failed")
+            with self._delivered:
+                self.since = change.seq
+                self._delivered.notify_all()

@@ -6,7 +6,12 @@ that queue: calls of other clients wait until it commits, rolls back, or
 stays idle past `service.transaction_timeout_s` and is rolled back.
 
 Every route needs the token: `Authorization: token <token>` (or `?token=`,
-for websockets). Without one the answer is 401, with a wrong one 403.
+for websockets). Without one the answer is 401, with a wrong one 403. The
+token is checked from the headers before any of the body is read, and a body
+larger than `service.max_body_mb` (imports: `service.max_import_mb`) is refused
+with 413, so an unauthenticated or oversize upload costs no memory. Log lines
+never carry a token (see logs.py); a feed client that stops reading is
+disconnected before its backlog grows past the limits of backlog.py.
 """
 
 from __future__ import annotations
@@ -47,7 +52,9 @@ from ..errors import (
 from ..graph import ChangeSet
 from ..kb import KnowledgeBase
 from .api import METHODS, PREFIX, PROPERTIES, PROTOCOL_VERSION, openapi
+from .backlog import FEED_BEHIND, MB, Backlog, behind_reason
 from .codec import decode, encode
+from .logs import RedactedLogs, log_request
 from .runtime import ServiceInfo, read_info, runtime_dir, runtime_file, write_info
 
 log = logging.getLogger(__name__)
@@ -55,8 +62,15 @@ log = logging.getLogger(__name__)
 TX_HEADER = "X-Nodespace-Transaction"
 ENV_PARENT = "NODESPACE_PARENT_PID"  # set by the Jupyter server extension
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+REPLAY_BATCH = 32  # change sets read from the log at a time when a feed catches up
+
+
+class BodyTooLarge(ValidationError):
+    """A request body over the service's limit (answered with 413)."""
+
+
 _STATUS = {
-    NotFound: 404, ConflictError: 409, ValidationError: 400, QueryError: 400,
+    BodyTooLarge: 413, NotFound: 404, ConflictError: 409, ValidationError: 400, QueryError: 400,
     ModelUnavailable: 503,
 }  # fmt: skip
 
@@ -180,16 +194,56 @@ class Service:
         self.queue.shutdown(wait=True)
 
 
-class _Authenticated(tornado.web.RequestHandler):
-    """Checks the token before anything else; answers errors as JSON."""
+@tornado.web.stream_request_body
+class _Authenticated(RedactedLogs, tornado.web.RequestHandler):
+    """Checks the token before anything else, bounds the body, answers errors as JSON.
+
+    The body streams in (`data_received`): `prepare` runs on the headers alone,
+    so a refused request is answered, and its connection closed, before its
+    body is read. An accepted body is collected in `request.body` up to
+    `body_limit()` bytes.
+    """
 
     service: Service
+    _limit = 0
 
     def initialize(self, service: Service) -> None:
         self.service = service
 
     def prepare(self) -> None:
         check_token(self, self.service.token)
+        self._limit = self.body_limit()
+        length = self.request.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > self._limit:
+            raise self._too_large(int(length))
+        # A bytearray grows in place: pieces are not copied again on every append.
+        self.request.body = bytearray()
+
+    def body_limit(self) -> int:
+        """The largest body this route reads, in bytes (`service.max_body_mb`)."""
+        return int(self.service.kb.settings.service.max_body_mb * MB)
+
+    def _too_large(self, size: int) -> BodyTooLarge:
+        setting = self._limit_setting()
+        limit_mb = self._limit / MB
+        return BodyTooLarge(
+            f"Request body of {size} bytes is over the service's limit of {limit_mb:g} MB "
+            f"({self._limit} bytes); send less, or raise service.{setting} "
+            f"(NODESPACE_SERVICE_{setting.upper()})."
+        )
+
+    def _limit_setting(self) -> str:
+        return "max_body_mb"
+
+    def data_received(self, chunk: bytes) -> None:
+        """Collect a piece of the body; refuse with 413 once it passes the limit."""
+        if self._finished:
+            return  # already answered (refused): the rest is discarded
+        body: bytearray = self.request.body
+        if len(body) + len(chunk) > self._limit:
+            self._handle_request_exception(self._too_large(len(body) + len(chunk)))
+            return
+        body += chunk
 
     def write_json(self, value: Any) -> None:
         self.set_header("Content-Type", "application/json")
@@ -200,7 +254,7 @@ class _Authenticated(tornado.web.RequestHandler):
         if isinstance(exc, tornado.web.HTTPError):
             name, message = "HTTPError", exc.log_message or self._reason
         elif isinstance(exc, NodespaceError):
-            name, message = type(exc).__name__, str(exc)
+            name, message = _public_name(type(exc)), str(exc)
         else:
             name, message = "InternalError", "The service failed; see its log."
         self.write_json({"error": name, "message": message})
@@ -211,6 +265,13 @@ class _Authenticated(tornado.web.RequestHandler):
             self.send_error(status, exc_info=(type(e), e, e.__traceback__))
             return
         super()._handle_request_exception(e)
+
+
+def _public_name(cls: type[NodespaceError]) -> str:
+    """The nearest class of the public error tree (clients rebuild errors by this name)."""
+    from .. import errors
+
+    return next((c.__name__ for c in cls.__mro__ if c.__name__ in errors.__all__), cls.__name__)
 
 
 def check_token(handler: tornado.web.RequestHandler, token: str) -> None:
@@ -238,6 +299,21 @@ class OpenAPIHandler(_Authenticated):
 
 
 class CallHandler(_Authenticated):
+    # Imports carry whole DataFrames: they get their own, larger, limit.
+    IMPORTS = frozenset({"import_nodes"})
+
+    def _is_import(self) -> bool:
+        return bool(self.path_args) and self.path_args[0] in self.IMPORTS
+
+    def body_limit(self) -> int:
+        """`service.max_import_mb` for imports, `service.max_body_mb` otherwise."""
+        if self._is_import():
+            return int(self.service.kb.settings.service.max_import_mb * MB)
+        return super().body_limit()
+
+    def _limit_setting(self) -> str:
+        return "max_import_mb" if self._is_import() else "max_body_mb"
+
     async def post(self, name: str) -> None:
         body = json.loads(self.request.body or b"{}")
         if not isinstance(body, dict):
@@ -263,14 +339,23 @@ class FinishHandler(_Authenticated):
         self.write_json({"ok": True, "seq": seq})
 
 
-class FeedHandler(tornado.websocket.WebSocketHandler):
-    """Change sets as JSON text messages: those after `since`, then each new one."""
+class FeedHandler(RedactedLogs, tornado.websocket.WebSocketHandler):
+    """Change sets as JSON text messages: those after `since`, then each new one.
+
+    The replay of `since` is read from the change log a batch at a time and
+    waits for the client to take what was sent; new change sets are written as
+    they commit. A client whose unread backlog passes the limits is closed with
+    FEED_BEHIND (see backlog.py) instead of being buffered without end.
+    """
 
     service: Service
 
     def initialize(self, service: Service) -> None:
         self.service = service
         self._stop: Callable[[], None] | None = None
+        self._backlog = Backlog.from_settings(service.kb.settings.service)
+        self._sent = 0  # seq of the newest change set written to this client
+        self._closing = False
 
     def prepare(self) -> None:
         check_token(self, self.service.token)
@@ -282,21 +367,82 @@ class FeedHandler(tornado.websocket.WebSocketHandler):
     async def open(self, *args: Any, **kwargs: Any) -> None:
         since_text = self.get_query_argument("since", "")
         since = int(since_text) if since_text.lstrip("-").isdigit() else None
+        if since is not None:
+            since = await self._replay(since)
+            if since is None:
+                return  # the client left during the replay
         loop = asyncio.get_running_loop()
 
         def deliver(change: ChangeSet) -> None:
             loop.call_soon_threadsafe(self._send, change)
 
         kb = self.service.kb
-        self._stop = await self.service.run(lambda: kb.follow(deliver, since))
+
+        def subscribe() -> Callable[[], None]:
+            # On the write queue: no commit between reading seq and subscribing.
+            self._sent = kb.seq if since is None else since
+            return kb.follow(deliver, since)
+
+        self._stop = await self.service.run(subscribe)
+        if self._closing:
+            self._unsubscribe()  # closed or fell behind while subscribing
+
+    async def _replay(self, since: int) -> int | None:
+        """Send the change sets after `since` from the log; the newest seq sent, or None."""
+        kb = self.service.kb
+        last: asyncio.Future[None] | None = None
+        try:
+            while not self._closing:
+                batch = await self.service.run(lambda s=since: kb.changes(s, REPLAY_BATCH))  # type: ignore[misc]
+                for change in batch:
+                    text = json.dumps(encode(change))
+                    if last is not None and not self._backlog.admits(len(text)):
+                        await last  # the client reads at its own pace: wait, do not buffer
+                    last = self._write(change.seq, text)
+                    since = change.seq
+                if len(batch) < REPLAY_BATCH:
+                    return since
+        except tornado.websocket.WebSocketClosedError:
+            pass
+        return None
+
+    def _write(self, seq: int, text: str) -> asyncio.Future[None]:
+        written = self.write_message(text)
+        self._backlog.track(len(text), written)  # ASCII JSON: characters are bytes
+        self._sent = seq
+        return written
 
     def _send(self, change: ChangeSet) -> None:
+        if self._closing:
+            return
+        text = json.dumps(encode(change))
+        if not self._backlog.admits(len(text)):
+            self._fall_behind()
+            return
         with suppress(tornado.websocket.WebSocketClosedError):
-            self.write_message(json.dumps(encode(change)))
+            self._write(change.seq, text)
+
+    def _fall_behind(self) -> None:
+        """Close a client that does not read: it resumes from the change log."""
+        self._closing = True
+        self._unsubscribe()
+        log.warning(
+            "feed client %s fell behind after seq %d (%s); closing it (code 4002)",
+            self.request.remote_ip, self._sent, self._backlog.describe(),
+        )  # fmt: skip
+        # Queued after what it has not read: it sees every change set up to `_sent`
+        # first. One that never reads is dropped by tornado 5 s later.
+        self.close(FEED_BEHIND, behind_reason(self._sent))
+
+    def _unsubscribe(self) -> None:
+        stop, self._stop = self._stop, None
+        if stop is not None:
+            with suppress(RuntimeError):  # the service is shutting down
+                self.service.queue.submit(stop)
 
     def on_close(self) -> None:
-        if self._stop is not None:
-            self.service.queue.submit(self._stop)
+        self._closing = True
+        self._unsubscribe()
 
 
 def make_app(service: Service) -> tornado.web.Application:
@@ -313,8 +459,16 @@ def make_app(service: Service) -> tornado.web.Application:
             (rf"{PREFIX}/transactions", BeginHandler, options),
             (rf"{PREFIX}/transactions/([0-9a-f]+)/(commit|rollback)", FinishHandler, options),
             (rf"{PREFIX}/feed", FeedHandler, options),
-        ]
+        ],
+        log_function=log_request,  # the access log without tokens
     )
+
+
+def make_server(service: Service) -> tornado.httpserver.HTTPServer:
+    """The HTTP server of `make_app`; no body may pass the larger of the two body limits."""
+    settings = service.kb.settings.service
+    largest = int(max(settings.max_body_mb, settings.max_import_mb) * MB)
+    return tornado.httpserver.HTTPServer(make_app(service), max_body_size=largest)
 
 
 def serve(
@@ -345,7 +499,7 @@ async def _main(
     on_ready: Callable[[ServiceInfo, Path], None] | None,
 ) -> None:
     kb = service.kb
-    server = tornado.httpserver.HTTPServer(make_app(service))
+    server = make_server(service)
     sockets = tornado.netutil.bind_sockets(port, host)
     server.add_sockets(sockets)
     bound = sockets[0].getsockname()[1]
@@ -425,7 +579,7 @@ class ServiceThread:
         self._loop.run_forever()
 
     async def _listen(self) -> None:
-        self._server = tornado.httpserver.HTTPServer(make_app(self.service))
+        self._server = make_server(self.service)
         sockets = tornado.netutil.bind_sockets(0, self._host)
         self._server.add_sockets(sockets)
         self._port = sockets[0].getsockname()[1]
