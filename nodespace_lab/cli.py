@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from ._cli import admin, ai, bench, entities, nodes, queries, service
+from ._cli import admin, ai, bench, entities, nodes, queries, service, trust
 from ._cli.context import KB_ENV, NodespaceGroup, make_state
 
 COMMANDS: tuple[click.Command, ...] = (
@@ -36,6 +36,8 @@ COMMANDS: tuple[click.Command, ...] = (
     bench.bench,
     service.serve,
     admin.config_command,
+    trust.trust,
+    trust.untrust,
 )
 
 

@@ -15,6 +15,7 @@ import polars as pl
 
 from .ai.methods import KnowledgeBaseAI
 from .config import Settings, load_settings
+from .config.private import keep_private, make_private_kb_folder
 from .entities.find import store_lookup
 from .entities.methods import KnowledgeBaseEntities
 from .entities.search import IndexedFields
@@ -91,15 +92,18 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
         except BaseException:
             self._store.close()
             raise
+        keep_private(self.path)  # the engine and the index made their files with the umask
 
     def _prepare_folder(self, create: bool) -> None:
         if not self.path.exists():
             if not create:
                 raise NotFound(f"Knowledge base {self.path} does not exist; run `nodespace init`.")
-            self.path.mkdir(parents=True)
+            self.path.mkdir(parents=True, mode=0o700)
         if not self.path.is_dir():
             raise StorageError(f"{self.path} is a file, not a knowledge base folder.")
         engine = self.settings.storage.engine
+        if create and not any((self.path / name).exists() for name in DB_FILE.values()):
+            make_private_kb_folder(self.path)  # a new knowledge base: yours alone
         for other, filename in DB_FILE.items():
             if (
                 other != engine
@@ -135,6 +139,7 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
         finally:
             _release_fulltext(self.path)
             self._store.close()
+            keep_private(self.path)  # files the engine and the indexes made while open
 
     def __repr__(self) -> str:
         return f"KnowledgeBase({str(self.path)!r}, engine={self.engine!r}, seq={self.seq})"

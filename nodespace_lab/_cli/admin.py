@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..config import SECTIONS, load_settings, user_config_path
+from ..config import (
+    SECTIONS,
+    Settings,
+    UntrustedSettingWarning,
+    load_settings,
+    user_config_path,
+)
 from ..config.loader import PROJECT_FILE
 from ..errors import NotFound
 from . import output
@@ -213,13 +220,15 @@ def _file_note(label: str, path: Path) -> str:
 
 
 def _config_lines(
-    kb_path: Path | None, values: dict[str, dict[str, Any]], sources: list[str]
+    kb_path: Path | None, values: dict[str, dict[str, Any]], settings: Settings
 ) -> Iterator[str]:
     yield f"# Knowledge base: {kb_path or '(none selected; no project file layer)'}"
-    yield f"# Layers applied, later ones win: {', '.join(sources)}"
+    yield f"# Layers applied, later ones win: {', '.join(settings.sources)}"
     yield _file_note("User config file", user_config_path())
     if kb_path is not None:
         yield _file_note("Project config file", kb_path / PROJECT_FILE)
+        yield f"# Trusted knowledge base: {'yes' if _is_trusted(kb_path) else 'no'}"
+    yield from (f"# Ignored: {message}" for message in settings.ignored)
     for section in SECTIONS:
         yield f"\n[{section}]"
         yield from (f"{k} = {_toml_value(v)}" for k, v in values[section].items())
@@ -245,13 +254,18 @@ def _selected_kb(ctx: click.Context) -> Path | None:
 def config_command(ctx: click.Context, fmt: str) -> None:
     """Print the effective settings and their layers."""
     kb_path = _selected_kb(ctx)
-    settings = load_settings(kb_path)
+    with warnings.catch_warnings():  # printed below, with the other layers
+        warnings.simplefilter("ignore", UntrustedSettingWarning)
+        settings = load_settings(kb_path)
     values = settings.as_dict()
     if fmt == "json":
-        click.echo(
-            output.to_json(
-                {"knowledge_base": kb_path, "layers": settings.sources, "settings": values}
-            )
-        )
+        record = {"knowledge_base": kb_path, "layers": settings.sources, "settings": values}
+        click.echo(output.to_json({**record, "ignored": settings.ignored}))
         return
-    click.echo("\n".join(_config_lines(kb_path, values, settings.sources)))
+    click.echo("\n".join(_config_lines(kb_path, values, settings)))
+
+
+def _is_trusted(kb_path: Path) -> bool:
+    from ..config.trust import check, trust_list_path
+
+    return check(kb_path, kb_path / PROJECT_FILE, trust_list_path()).trusted

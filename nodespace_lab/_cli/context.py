@@ -18,6 +18,7 @@ from click.core import ParameterSource
 
 from ..errors import NodespaceError, NotFound
 from ..graph.engine import DB_FILE
+from .warn import warnings_as_notes
 
 if TYPE_CHECKING:
     from ..kb import KnowledgeBase
@@ -39,7 +40,8 @@ class NodespaceGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with warnings_as_notes():
+                return super().invoke(ctx)
         except NodespaceError as exc:
             raise CliError(str(exc)) from exc
         except OSError as exc:

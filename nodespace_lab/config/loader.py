@@ -12,8 +12,10 @@ from typing import Any
 import param
 
 from ..errors import ConfigError
+from . import trust
 from .sections import (
     SECTIONS,
+    SECURITY_RELEVANT,
     AISettings,
     LoggingSettings,
     PerformanceSettings,
@@ -39,6 +41,8 @@ class Settings:
     service: ServiceSettings = field(default_factory=ServiceSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     sources: list[str] = field(default_factory=list)
+    #: Warnings about security settings of an untrusted knowledge base that were ignored.
+    ignored: list[str] = field(default_factory=list)
 
     def section(self, name: str) -> param.Parameterized:
         """Return the section object called `name`."""
@@ -56,8 +60,7 @@ def user_config_path(env: Mapping[str, str] | None = None) -> Path:
     explicit = env.get(ENV_PREFIX + "CONFIG")
     if explicit:
         return Path(explicit).expanduser()
-    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "nodespace" / "config.toml"
+    return trust.config_folder(env) / "config.toml"
 
 
 def load_settings(
@@ -66,19 +69,24 @@ def load_settings(
     env: Mapping[str, str] | None = None,
     user_file: Path | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    trust_file: Path | None = None,
 ) -> Settings:
     """Load settings in layers; later layers win.
 
     Order: defaults, the user config file, the project file
     (`<kb>/nodespace.toml`), `NODESPACE_<SECTION>_<NAME>` environment
-    variables, then explicit `overrides`.
+    variables, then explicit `overrides`. The project file's security-relevant
+    settings (`SECURITY_RELEVANT`) apply only when the knowledge base is in
+    the trust list (`trust_file`, default `trust_list_path(env)`); otherwise
+    each is ignored with an `UntrustedSettingWarning`.
     """
     env = os.environ if env is None else env
     settings = Settings()
     settings.sources.append("defaults")
     _apply_file(settings, user_file if user_file is not None else user_config_path(env))
     if kb_path is not None:
-        _apply_file(settings, Path(kb_path) / PROJECT_FILE)
+        trusted_list = trust_file if trust_file is not None else trust.trust_list_path(env)
+        _apply_project_file(settings, Path(kb_path), trusted_list)
     _apply_env(settings, env)
     if overrides:
         _apply_mapping(settings, overrides, "arguments")
@@ -89,14 +97,55 @@ def _values(section: param.Parameterized) -> dict[str, Any]:
     return {name: getattr(section, name) for name in section.param if name != "name"}
 
 
-def _apply_file(settings: Settings, path: Path) -> None:
+def _read_toml(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
-        return
+        return None
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"Config file {path} cannot be read: {exc}. Fix or remove it.") from exc
+
+
+def _apply_file(settings: Settings, path: Path) -> None:
+    data = _read_toml(path)
+    if data is not None:
+        _apply_mapping(settings, data, str(path))
+
+
+def _apply_project_file(settings: Settings, kb_path: Path, trust_file: Path) -> None:
+    """The project file, without its security settings unless the knowledge base is trusted."""
+    path = kb_path / PROJECT_FILE
+    data = _read_toml(path)
+    if data is None:
+        return
+    held = [name for name in _dotted_names(data) if name in SECURITY_RELEVANT]
+    if held:
+        verdict = trust.check(kb_path, path, trust_file)
+        if not verdict.trusted:
+            for name in held:
+                why = SECURITY_RELEVANT[name]
+                settings.ignored.append(trust.warn_ignored(name, why, path, kb_path, verdict))
+            data = _without(data, held)
     _apply_mapping(settings, data, str(path))
+
+
+def _dotted_names(data: Mapping[str, Any]) -> list[str]:
+    return [
+        f"{section}.{name}"
+        for section, values in data.items()
+        if isinstance(values, Mapping)
+        for name in values
+    ]
+
+
+def _without(data: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
+    """`data` without the settings `names` (dotted), leaving other values as they are."""
+    kept: dict[str, Any] = {}
+    for section, values in data.items():
+        if isinstance(values, Mapping):
+            values = {k: v for k, v in values.items() if f"{section}.{k}" not in names}
+        kept[section] = values
+    return kept
 
 
 def _apply_mapping(settings: Settings, data: Mapping[str, Any], source: str) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import param
 
-from .sections import SECTIONS
+from .sections import SECTIONS, SECURITY_RELEVANT
 
 
 def _allowed(parameter: param.Parameter[Any]) -> str:
@@ -20,8 +20,22 @@ def _allowed(parameter: param.Parameter[Any]) -> str:
     return "text"
 
 
+def _description(dotted: str, parameter: param.Parameter[Any]) -> str:
+    why = SECURITY_RELEVANT.get(dotted)
+    if why is None:
+        return str(parameter.doc)
+    return (
+        f"{parameter.doc} **Security setting**: it {why}, so a knowledge base's own "
+        "`nodespace.toml` sets it only when [trusted](#trusted-knowledge-bases)."
+    )
+
+
 def settings_markdown() -> str:
-    """One Markdown table per section: setting, environment variable, default, allowed, doc."""
+    """One Markdown table per section: setting, environment variable, default, allowed, doc.
+
+    Security-relevant settings say so: a knowledge base's own `nodespace.toml`
+    sets them only when the user trusts it.
+    """
     parts = []
     for section_name, cls in SECTIONS.items():
         doc = (cls.__doc__ or "").strip().splitlines()[0]
@@ -38,8 +52,9 @@ def settings_markdown() -> str:
                 continue
             env = f"NODESPACE_{section_name.upper()}_{name.upper()}"
             default = parameter.default if parameter.default != "" else '""'
+            description = _description(f"{section_name}.{name}", parameter)
             rows.append(
-                f"| `{name}` | `{env}` | `{default}` | {_allowed(parameter)} | {parameter.doc} |"
+                f"| `{name}` | `{env}` | `{default}` | {_allowed(parameter)} | {description} |"
             )
         parts.append("\n".join(rows))
     return "\n\n".join(parts) + "\n"

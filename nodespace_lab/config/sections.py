@@ -197,3 +197,23 @@ SECTIONS: dict[str, type[param.Parameterized]] = {
     "service": ServiceSettings,
     "logging": LoggingSettings,
 }
+
+#: The settings that a knowledge base's own `nodespace.toml` may set only when
+#: the user trusts that knowledge base (`nodespace trust PATH`), each with the
+#: reason. They choose where notes, keys or tokens go, what native code parses,
+#: where the service listens and what queries may do. The user's config file,
+#: `NODESPACE_*` variables and explicit overrides always apply.
+#: tests/config/test_trust.py lists every setting as reviewed for this: a new
+#: setting fails that test until it is classified here or there.
+SECURITY_RELEVANT: dict[str, str] = {
+    "security.allow_cypher_writes": "lets Cypher queries write to the graph",
+    "performance.query_timeout_ms": "can lift the time limit of queries",
+    "ai.backend": "chooses the code that runs the model and where your notes go",
+    "ai.model_path": "names a model file, which native code parses",
+    "ai.openai_url": "names the server that receives your questions and notes",
+    "ai.openai_api_key_env": "names the environment variable whose value is sent as the API key",
+    "ai.embedding_model": "names a model folder, which native code parses",
+    "service.host": "chooses the address the service listens on",
+    "service.port": "chooses the port the service listens on",
+    "service.runtime_dir": "chooses where clients find the service and its token",
+}

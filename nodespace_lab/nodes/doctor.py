@@ -4,18 +4,24 @@ Checks: the hierarchy is a forest (no cycles, parent column equals the one
 CHILD_OF edge, no parent that does not exist), ordering keys are valid and
 unique per parent, references and links equal what the content says,
 memberships point at tags or collections, the full-text index holds
-exactly the nodes of the graph, and every stored calculated value equals its
-recomputation from scratch.
+exactly the nodes of the graph, every stored calculated value equals its
+recomputation from scratch, and no file or folder of the knowledge base is
+open to other users of the machine (the repair makes them 0600/0700).
 """
 
 from __future__ import annotations
 
+import os
+import shlex
+import stat
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 
+from ..config.private import describe, keep_private, loose_entries, tighten
 from ..errors import ValidationError
 from ..graph import Op, WriteTx
 from . import links, tree
@@ -107,7 +113,31 @@ def find_problems(kb: KnowledgeBase) -> list[Problem]:
         Problem("membership", a, f"is a member of {b!r}, which is not a tag or collection")
         for a, b in graph.members
     ]
-    return problems + _fulltext(kb, set(graph.nodes["id"].to_list())) + _calculated(kb)
+    problems += _fulltext(kb, set(graph.nodes["id"].to_list())) + _calculated(kb)
+    return problems + permission_problems(kb.path)
+
+
+def permission_problems(root: Path) -> list[Problem]:
+    """Files and folders of the knowledge base at `root` that other users may use.
+
+    Inside a private (0700) folder, files the engine made with the umask are
+    made 0600 first, as on open and close; what remains is reported.
+    """
+    keep_private(root)
+    return [_loose(path, st) for path, st in loose_entries(root)]
+
+
+def _loose(path: Path, st: os.stat_result) -> Problem:
+    if st.st_uid != os.getuid():
+        fix = "it is not yours: ask its owner, or copy the knowledge base into a folder of yours"
+    else:
+        kind = "folder" if stat.S_ISDIR(st.st_mode) else "file"
+        mode = "700" if kind == "folder" else "600"
+        fix = (
+            f"other users may use this {kind}; run chmod {mode} {shlex.quote(str(path))} "
+            "(or nodespace doctor --repair)"
+        )
+    return Problem("permissions", str(path), f"{describe(st)}: {fix}")
 
 
 def _calculated(kb: KnowledgeBase) -> list[Problem]:
@@ -200,7 +230,9 @@ def doctor(kb: KnowledgeBase, *, repair: bool = False) -> Report:
     problems = find_problems(kb)
     if not repair or not problems:
         return Report(problems)
-    graph_problems = [p for p in problems if p.check not in {"fulltext", "calculated"}]
+    graph_problems = [
+        p for p in problems if p.check not in {"fulltext", "calculated", "permissions"}
+    ]
     if graph_problems:
         # Its "repair" operation makes the commit recompute every calculated value too.
         with kb.store.write("doctor --repair") as tx:
@@ -208,6 +240,8 @@ def doctor(kb: KnowledgeBase, *, repair: bool = False) -> Report:
     elif any(p.check == "calculated" for p in problems):
         kb.recalculate()
     kb.reindex()
+    if any(p.check == "permissions" for p in problems):
+        tighten(kb.path)
     return Report(problems, repaired=True, remaining=find_problems(kb))
 
 

@@ -3,6 +3,12 @@
 A running service writes one JSON file (mode 0600: it holds the token) named
 after the database path, and removes it on exit. A file whose process is
 gone is stale and is removed by whoever finds it.
+
+Another local user must not be able to plant or swap a runtime file: that
+would stop `nodespace serve` or send a client's notes and token to their
+server. So, as Jupyter does for its runtime folder, the folder is created
+0700 and the file 0600, and both are checked on every read: the folder must
+be ours and writable by nobody else, the file ours with mode 0600.
 """
 
 from __future__ import annotations
@@ -11,10 +17,12 @@ import contextlib
 import hashlib
 import json
 import os
+import shlex
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..config.private import NotPrivate, read_private, write_private
 from ..errors import ServiceUnavailable
 from .api import PROTOCOL_VERSION
 
@@ -50,25 +58,42 @@ def runtime_file(kb_path: Path, folder: Path) -> Path:
     return folder / f"service-{digest}.json"
 
 
+def _refuse(source: Path, problem: NotPrivate) -> ServiceUnavailable:
+    folder = shlex.quote(str(source.parent))
+    return ServiceUnavailable(
+        f"Runtime file {source} is not used: {problem}. Another local user could plant "
+        "or swap runtime files there to redirect your clients or stop your service. Keep "
+        f"the runtime folder yours alone (chmod 700 {folder}, as its owner), remove files "
+        "in it that are not yours, or set service.runtime_dir (in your own config file or "
+        "NODESPACE_SERVICE_RUNTIME_DIR) to a folder only you can write."
+    )
+
+
 def write_info(info: ServiceInfo, target: Path) -> None:
-    """Write `info` to `target`, readable by this user only, atomically."""
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    partial = target.with_suffix(f".{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        partial.unlink()
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(asdict(info), out)
-    partial.replace(target)
+    """Write `info` to `target`, readable by this user only, atomically.
+
+    Refuses (ServiceUnavailable) when the runtime folder is not ours alone.
+    """
+    try:
+        write_private(target, json.dumps(asdict(info)))
+    except NotPrivate as exc:
+        raise _refuse(target, exc) from None
 
 
 def read_info(source: Path) -> ServiceInfo | None:
-    """The service described by `source`, or None when there is none (a stale file goes)."""
+    """The service described by `source`, or None when there is none (a stale file goes).
+
+    Raises ServiceUnavailable when the file or its folder could have been
+    written by another user, or the file is not a service description.
+    """
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-        info = ServiceInfo(**data)
-    except FileNotFoundError:
+        text = read_private(source)
+    except NotPrivate as exc:
+        raise _refuse(source, exc) from None
+    if text is None:
         return None
+    try:
+        info = ServiceInfo(**json.loads(text))
     except (ValueError, TypeError) as exc:
         raise ServiceUnavailable(
             f"Runtime file {source} is not a NodeSpace service description ({exc}); "
