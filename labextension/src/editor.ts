@@ -13,6 +13,7 @@ import { Widget } from '@lumino/widgets';
 import { ApiError, errorText, IChangeSet, IHit, INode, isConflict, NodeSpaceApi } from './api';
 import { button, displayTitle, h } from './dom';
 import { nodespaceIcon } from './icon';
+import { inertDocument, safeCopy } from './safehtml';
 
 const PREVIEW_DELAY_MS = 120;
 /** A `[[target]]` or `[[target|label]]` reference, as the knowledge base reads them. */
@@ -36,6 +37,11 @@ export interface INodeEditorOptions {
   rendermime: IRenderMimeRegistry | null;
   /** Opens another node (a `[[link]]` clicked in the preview). */
   openNode?: (id: string) => void;
+  /**
+   * Whether the preview may load remote images and media (the `loadRemoteImages`
+   * setting, read at each render). Default: no.
+   */
+  loadRemoteImages?: () => boolean;
 }
 
 /** A row image of the change feed: the node as it is after a change. */
@@ -48,6 +54,7 @@ export class NodeEditor extends Widget {
     this.nodeId = options.nodeId;
     this.rendermime = options.rendermime;
     this.openNode = options.openNode ?? null;
+    this.loadRemoteImages = options.loadRemoteImages ?? (() => false);
     this.addClass('ns-editor');
     this.node.dataset.id = this.nodeId;
     this.title.icon = nodespaceIcon;
@@ -104,6 +111,11 @@ export class NodeEditor extends Widget {
       return;
     }
     await this.write(this.base, this.base.version);
+  }
+
+  /** Render the preview again (a setting it depends on changed). */
+  refreshPreview(): void {
+    this.renderPreview();
   }
 
   dispose(): void {
@@ -358,7 +370,9 @@ export class NodeEditor extends Widget {
   /**
    * Render the content as Markdown with JupyterLab's parser, as untrusted: the
    * sanitiser drops scripts, event handlers and unsafe URLs before any of it
-   * reaches the page.
+   * reaches the page. It renders into an inert document, and only an allow-listed
+   * copy moves into the page, without remote images unless they are allowed (one
+   * that loads tells its server that this note was opened): see safehtml.ts.
    */
   private renderPreview(): void {
     window.clearTimeout(this.previewTimer);
@@ -369,7 +383,7 @@ export class NodeEditor extends Widget {
       this.preview.replaceChildren(h('pre', { text: source }));
       return;
     }
-    const host = document.createElement('div');
+    const host = inertDocument().createElement('div');
     renderMarkdown({
       host,
       source,
@@ -383,8 +397,10 @@ export class NodeEditor extends Widget {
     })
       .then(() => {
         if (token === this.previewToken) {
-          linkReferences(host, target => void this.followReference(target));
-          this.preview.replaceChildren(...Array.from(host.childNodes));
+          const safe = safeCopy(host, this.remoteAllowed || this.loadRemoteImages());
+          this.showRemoteNote(safe.blocked);
+          linkReferences(safe.fragment, target => void this.followReference(target));
+          this.preview.replaceChildren(safe.fragment);
         }
       })
       .catch(error => {
@@ -394,6 +410,20 @@ export class NodeEditor extends Widget {
           );
         }
       });
+  }
+
+  /** Say that `blocked` remote items were not loaded, with a button to load them. */
+  private showRemoteNote(blocked: number): void {
+    this.remoteNote.hidden = blocked === 0;
+    this.remoteNoteText.textContent =
+      `Remote images blocked (${blocked}): loading them would tell their servers ` +
+      'that this note was opened.';
+  }
+
+  /** Load the blocked remote content of this editor's note (until it is closed). */
+  private loadRemoteOnce(): void {
+    this.remoteAllowed = true;
+    this.renderPreview();
   }
 
   /** Open the node a `[[reference]]` names: an id, or a title (saved links first, then search). */
@@ -495,14 +525,30 @@ export class NodeEditor extends Widget {
 
     this.preview.className = 'ns-editor-preview jp-RenderedHTMLCommon jp-RenderedMarkdown';
     this.preview.setAttribute('aria-label', 'Preview');
+    this.remoteNote.className = 'ns-remote-note';
+    this.remoteNote.setAttribute('role', 'status');
+    this.remoteNote.hidden = true;
+    this.remoteNote.append(
+      this.remoteNoteText,
+      button(
+        'Load images',
+        'ns-remote-load',
+        'Load the remote images of this note this time (the setting “Load remote images” ' +
+          'always loads them)',
+        () => this.loadRemoteOnce()
+      )
+    );
     const panes = h('div', { className: 'ns-editor-panes' }, this.contentInput, this.preview);
-    this.node.append(bar, this.stateLine, this.banner, this.conflictPanel, panes);
+    this.node.append(bar, this.stateLine, this.banner, this.conflictPanel, this.remoteNote, panes);
     this.setState('loading');
   }
 
   private readonly api: NodeSpaceApi;
   private readonly rendermime: IRenderMimeRegistry | null;
   private readonly openNode: ((id: string) => void) | null;
+  private readonly loadRemoteImages: () => boolean;
+  /** The user chose to load this note's remote images (the button). */
+  private remoteAllowed = false;
   /** The version being edited: what the fields started from (or were last saved as). */
   private base: INode | null = null;
   /** Their version, while a conflict is shown. */
@@ -528,6 +574,8 @@ export class NodeEditor extends Widget {
   private readonly theirsSide = h('section');
   private readonly mineSide = h('section');
   private readonly preview = h('div');
+  private readonly remoteNote = h('div');
+  private readonly remoteNoteText = h('span', { className: 'ns-remote-text' });
 }
 
 /**
@@ -535,7 +583,7 @@ export class NodeEditor extends Widget {
  * link elements that call `follow(target)`. Text stays text: labels are set with
  * `textContent`.
  */
-export function linkReferences(root: HTMLElement, follow: (target: string) => void): void {
+export function linkReferences(root: Node, follow: (target: string) => void): void {
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
   const texts: Text[] = [];
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {

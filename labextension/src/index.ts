@@ -66,6 +66,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     const editors = new WidgetTracker<NodeEditorPanel>({ namespace: 'nodespace-node' });
     let editorCount = 0;
+    let loadRemoteImages = false; // the setting; blocked until it is read
+    const setLoadRemoteImages = (value: boolean) => {
+      if (value !== loadRemoteImages) {
+        loadRemoteImages = value;
+        editors.forEach(panel => panel.content.refreshPreview());
+      }
+    };
     const openNode = async (id: string, focus: boolean): Promise<NodeEditorPanel> => {
       sidebar.start(); // the editors follow the sidebar's change feed
       let panel = editors.find(widget => widget.content.nodeId === id);
@@ -75,7 +82,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
           nodeId: id,
           changes: sidebar.changed,
           rendermime,
-          openNode: other => void openNode(other, true)
+          openNode: other => void openNode(other, true),
+          loadRemoteImages: () => loadRemoteImages
         });
         panel = new NodeEditorPanel({ content });
         panel.id = `nodespace-node-${++editorCount}`;
@@ -315,8 +323,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void settingRegistry
         .load(PLUGIN_ID)
         .then(settings => {
-          sidebar.applySettings(readSettings(settings));
-          settings.changed.connect(() => sidebar.applySettings(readSettings(settings)));
+          const apply = () => {
+            const values = readSettings(settings);
+            sidebar.applySettings(values);
+            setLoadRemoteImages(values.loadRemoteImages);
+          };
+          apply();
+          settings.changed.connect(apply);
         })
         .catch(reason => {
           console.error('nodespace-lab: cannot load the settings', reason);

@@ -14,13 +14,16 @@ export interface ISidebarSettings {
   sections: Record<SectionName, boolean>;
   tasksLimit: number;
   searchLimit: number;
+  /** The node editor's preview loads remote images and media (off: they are blocked). */
+  loadRemoteImages: boolean;
 }
 
 export const DEFAULT_SETTINGS: ISidebarSettings = {
   knowledgeBase: '',
   sections: { search: true, ask: true, today: true, tasks: true, selected: true, outline: true },
   tasksLimit: 50,
-  searchLimit: 20
+  searchLimit: 20,
+  loadRemoteImages: false
 };
 
 function limit(value: unknown, fallback: number, max: number): number {
@@ -44,6 +47,8 @@ export function readSettings(settings: ISettingRegistry.ISettings): ISidebarSett
     knowledgeBase: typeof knowledgeBase === 'string' ? knowledgeBase.trim() : '',
     sections,
     tasksLimit: limit(composite['tasksLimit'], DEFAULT_SETTINGS.tasksLimit, 500),
-    searchLimit: limit(composite['searchLimit'], DEFAULT_SETTINGS.searchLimit, 200)
+    searchLimit: limit(composite['searchLimit'], DEFAULT_SETTINGS.searchLimit, 200),
+    // Only an explicit true opts in: anything else keeps remote content blocked.
+    loadRemoteImages: composite['loadRemoteImages'] === true
   };
 }

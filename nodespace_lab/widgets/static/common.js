@@ -12,6 +12,10 @@ const NS_SAFE_TAGS = new Set([
 ]);
 const NS_SAFE_ATTRS = { A: ["href", "title"], IMG: ["src", "alt", "title"], TH: ["align"] };
 const NS_SAFE_URL = /^(https?:|mailto:|#|\/(?!\/)|\.{0,2}\/|[^:]*$)/i;
+// An image URL that loads without a request. Any other image (remote, or even one
+// on the notebook's own server) is not loaded until the user asks: fetching it would
+// tell its server that this note was opened, when and from where.
+const NS_LOCAL_IMAGE = /^data:image\//i;
 
 /** Create an element; string children become text nodes, never HTML. */
 function h(tag, props = {}, ...children) {
@@ -53,6 +57,13 @@ function safeFragment(html) {
           const value = node.getAttribute(name);
           if (value === null) continue;
           if ((name === "href" || name === "src") && !NS_SAFE_URL.test(value.trim())) continue;
+          if (name === "src" && !NS_LOCAL_IMAGE.test(value.trim())) {
+            // Kept aside, never as `src`: an element of this document fetches its src
+            // as soon as it is set, even before it is in the page.
+            el.dataset.nsRemoteSrc = value;
+            el.classList.add("ns-remote-blocked");
+            continue;
+          }
           el.setAttribute(name, value);
         }
         if (node.tagName === "A") {
@@ -156,6 +167,37 @@ function redrawOn(model, names, draw) {
   return () => model.off(events, draw);
 }
 
+/** Load the images of `root` that safeFragment() held back (the user asked to). */
+function loadRemoteImages(root) {
+  for (const img of root.querySelectorAll("img.ns-remote-blocked")) {
+    img.setAttribute("src", img.dataset.nsRemoteSrc ?? "");
+    delete img.dataset.nsRemoteSrc;
+    img.classList.remove("ns-remote-blocked");
+  }
+}
+
+/** "N remote images blocked" with a button that loads them this once, or null. */
+function remoteImagesNote(body) {
+  const count = body.querySelectorAll("img.ns-remote-blocked").length;
+  if (!count) return null;
+  const note = h(
+    "div",
+    { className: "ns-remote-note", role: "status" },
+    `Remote images blocked (${count}): loading them would tell their servers that this note was opened. `,
+  );
+  note.append(
+    h("button", {
+      type: "button",
+      className: "ns-remote-load",
+      onclick: () => {
+        loadRemoteImages(body);
+        note.remove();
+      },
+    }, "Load images"),
+  );
+  return note;
+}
+
 /** Show a node's preview (Markdown rendered and sanitised in Python) in `target`. */
 function drawNodePreview(target, node) {
   if (!node || !node.id) {
@@ -166,5 +208,10 @@ function drawNodePreview(target, node) {
   target.hidden = false;
   const body = h("div", { className: "ns-markdown" });
   body.append(safeFragment(node.html));
-  target.replaceChildren(h("h3", { className: "ns-preview-title" }, node.title || "(untitled)"), body);
+  const note = remoteImagesNote(body);
+  target.replaceChildren(
+    h("h3", { className: "ns-preview-title" }, node.title || "(untitled)"),
+    ...(note ? [note] : []),
+    body,
+  );
 }
