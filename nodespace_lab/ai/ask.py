@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
+from ..markdown import display_bundle, escape_markdown
 from .backend import Backend, CancelToken, GenerationOptions, Message
 
 if TYPE_CHECKING:
@@ -75,17 +76,31 @@ class Answer:
         """Ids of the cited nodes, in the order first cited."""
         return [c.id for c in self.citations]
 
-    def _repr_markdown_(self) -> str:
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Rich display: the answer and its citations as sanitised HTML (never raw Markdown:
+        the model repeats note text word for word, see `nodespace_lab.markdown`)."""
+        return display_bundle(self._markdown(), self._plain())
+
+    def _markdown(self) -> str:
+        # The model's text keeps its Markdown (rendered without raw HTML, then
+        # sanitised); titles and citation markers are user text, escaped.
         lines = [self.text.strip() or "_(no answer)_", ""]
         if self.citations:
-            lines.append(
-                "**Cited:** " + "; ".join(f"[{c.number}] {c.title}" for c in self.citations)
+            cited = "; ".join(
+                f"\\[{c.number}\\] {escape_markdown(c.title)}" for c in self.citations
             )
+            lines.append("**Cited:** " + cited)
         if self.invalid_citations:
-            lines.append(
-                "**Removed citations** (not among the retrieved notes): "
-                + ", ".join(self.invalid_citations)
-            )
+            removed = ", ".join(escape_markdown(c) for c in self.invalid_citations)
+            lines.append("**Removed citations** (not among the retrieved notes): " + removed)
+        return "\n".join(lines)
+
+    def _plain(self) -> str:
+        lines = [self.text.strip() or "(no answer)"]
+        if self.citations:
+            lines.append("Cited: " + "; ".join(f"[{c.number}] {c.title}" for c in self.citations))
+        if self.invalid_citations:
+            lines.append("Removed citations: " + ", ".join(self.invalid_citations))
         return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NodespaceError, ValidationError
+from ..markdown import display_bundle, escape_markdown
 from .backend import Backend, GenerationOptions, Message
 from .dates import find_date
 
@@ -127,22 +128,32 @@ class TaskDraft:
             kb=kb,
         )
 
-    def _repr_markdown_(self) -> str:
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Rich display: the fields and where each came from, as sanitised HTML
+        (the sentence and every field are user text)."""
+        footer = "Nothing is written yet: call `.create()` to add it."
+        return display_bundle(self._markdown() + "\n\n" + footer, self._plain())
+
+    def _markdown(self) -> str:
         rows = [
+            f"| {name} | {escape_markdown(value)} | {escape_markdown(self.sources.get(key, ''))} |"
+            for name, value in self._rows()
+            for key in [name.lower()]
+        ]
+        head = f"**Task from:** {escape_markdown(self.sentence)}"
+        return "\n".join([head, "", "| | | from |", "|---|---|---|", *rows])
+
+    def _plain(self) -> str:
+        return "\n".join([f"Task from: {self.sentence}", *(f"{n}: {v}" for n, v in self._rows())])
+
+    def _rows(self) -> list[tuple[str, str]]:
+        return [
             ("Title", self.title),
             ("Due", self.due.isoformat() if self.due else "—"),
             ("Priority", str(self.priority) if self.priority else "—"),
             ("Tags", ", ".join(self.tags) or "—"),
             ("Links", ", ".join(title for _, title in self.links) or "—"),
         ]
-        table = "\n".join(
-            f"| {name} | {_cell(value)} | {self.sources.get(name.lower(), '')} |"
-            for name, value in rows
-        )
-        return (
-            f"**Task from:** {_cell(self.sentence)}\n\n| | | from |\n|---|---|---|\n{table}\n\n"
-            "Nothing is written yet: call `.create()` to add it."
-        )
 
 
 def draft_task(
@@ -281,7 +292,3 @@ def _known_nodes(kb: KnowledgeBase, sentence: str, mentions: list[str]) -> list[
 
 def _alias(title: str) -> str:
     return " ".join(title.replace("[", "(").replace("]", ")").replace("|", "/").split())
-
-
-def _cell(value: str) -> str:
-    return value.replace("|", "\\|").replace("\n", " ")

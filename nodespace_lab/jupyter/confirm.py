@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING, Any
+
+from ..markdown import display_bundle, escape_html
 
 if TYPE_CHECKING:
     from ..ai.tasks import TaskDraft
@@ -12,12 +13,13 @@ if TYPE_CHECKING:
 def confirm_task(draft: TaskDraft) -> Any:
     """The draft (as a table of fields and where each came from) and Add / Discard buttons."""
     import ipywidgets as widgets  # type: ignore[import-untyped]
-    from IPython.display import Markdown, display
+    from IPython.display import display
 
     summary = widgets.Output()
     with summary:
-        summary_md = Markdown(draft._repr_markdown_().rsplit("\n\n", 1)[0])  # type: ignore[no-untyped-call]
-        display(summary_md)  # type: ignore[no-untyped-call]
+        # Sanitised HTML, never Markdown: the sentence and fields are user text
+        # (see nodespace_lab.markdown).
+        display(display_bundle(draft._markdown(), draft._plain()), raw=True)  # type: ignore[no-untyped-call]
     add = widgets.Button(description="Add task", button_style="primary", icon="check")
     discard = widgets.Button(description="Discard")
     result = widgets.HTML()
@@ -25,7 +27,7 @@ def confirm_task(draft: TaskDraft) -> Any:
     def on_add(_button: Any) -> None:
         node = draft.create()
         add.disabled = discard.disabled = True
-        result.value = f"Added task <code>{html.escape(node.id)}</code>."
+        result.value = f"Added task <code>{escape_html(node.id)}</code>."
 
     def on_discard(_button: Any) -> None:
         add.disabled = discard.disabled = True

@@ -145,13 +145,17 @@ class LiveQuery:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """Rich display: a live table in Jupyter, the current result as HTML elsewhere.
 
-        The HTML (polars escapes every cell) is what static renderings show.
+        The HTML is what static renderings show: polars escapes the cells, and
+        `sanitize_html` is the wall for the rest (column names are chosen by
+        whoever wrote the query, and a polars release could change its escaping).
         """
+        from ..markdown import sanitize_html
+
         frame = self.frame
         header = f"LiveQuery: {len(self.rows)} rows at seq {self.seq}"
         bundle: dict[str, Any] = {
             "text/plain": f"{header}\n{frame}",
-            "text/html": frame._repr_html_(),
+            "text/html": sanitize_html(frame._repr_html_(), display=True),
         }
         if self._table is None:
             self._table = self.table()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from ..markdown import escape_html, sanitize_html
 
 # Columns of the Node table, in schema order. `title_key` and `created_seq`
 # are bookkeeping and never shown to users.
@@ -66,16 +67,16 @@ class Node:
         return f"Node({self.kind} {self.id!r} {title!r} v{self.version})"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        """Rich display in notebooks; every user value is HTML-escaped."""
+        """Rich display in notebooks: every user value is HTML-escaped, then the
+        whole table sanitised (a second wall if a later edit forgets an escape)."""
         shown = {
             k: v for k, v in self.to_dict().items() if v not in (None, "", {}) and k != "content"
         }
         cells = "".join(
-            f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
-            for k, v in shown.items()
+            f"<tr><th>{escape_html(k)}</th><td>{escape_html(v)}</td></tr>" for k, v in shown.items()
         )
-        body = f"<pre>{html.escape(self.content)}</pre>" if self.content else ""
-        table = f'<table class="nodespace-node">{cells}</table>{body}'
+        body = f"<pre>{escape_html(self.content)}</pre>" if self.content else ""
+        table = sanitize_html(f"<table>{cells}</table>{body}", display=True)
         return {"text/plain": repr(self), "text/html": table}
 
 

@@ -31,7 +31,7 @@ def test_a_sentence_becomes_a_task_draft_and_nothing_is_written(kb: KnowledgeBas
     assert {node_id for node_id, _ in draft.links} == {ana.id, draft_doc.id}
     assert "next Friday" in draft.sources["due"]
     assert kb.seq == seq  # a draft writes nothing
-    assert "Nothing is written yet" in draft._repr_markdown_()
+    assert "Nothing is written yet" in draft._repr_mimebundle_()["text/html"]
 
     task = draft.create()
     assert (task.kind, task.title, task.due, task.priority) == (
