@@ -135,11 +135,28 @@ class QueryDraft:
             kb=kb,
         )
 
-    def _repr_markdown_(self) -> str:
-        lines = [f"**Query from:** {self.question}", "", "```python", self.code, "```"]
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Rich display: the question, the code and where each part came from, as
+        sanitised HTML (the question and the model's parts are user text)."""
+        from ..markdown import display_bundle
+
+        footer = "Nothing has run yet: `.run()` for a table, `.live()` for a live widget."
+        return display_bundle(self._markdown() + "\n\n" + footer, f"{self.question}\n{self.code}")
+
+    def _markdown(self) -> str:
+        from ..markdown import code_block, escape_markdown
+
+        lines = [
+            f"**Query from:** {escape_markdown(self.question)}",
+            "",
+            code_block(self.code, "python"),
+        ]
         if self.sources:
-            lines += [""] + [f"- {part}: {how}" for part, how in self.sources.items()]
-        lines += ["", "Nothing has run yet: `.run()` for a table, `.live()` for a live widget."]
+            lines += [""]
+            lines += [
+                f"- {escape_markdown(part)}: {escape_markdown(how)}"
+                for part, how in self.sources.items()
+            ]
         return "\n".join(lines)
 
 
