@@ -50,10 +50,13 @@ def _list(fmt: str) -> None:
     records: list[dict[str, Any]] = [
         trust_list.describe_entry(e) for e in trust_list.read_entries(trust_list_path())
     ]
-    if fmt == "table" and not records:
+    if fmt != "table":
+        output.emit(records, ["path", "owner", "trusted_at", "status"], fmt)
+    elif not records:
         click.echo(f"No knowledge base is trusted ({trust_list_path()}).")
-        return
-    output.emit(records, ["path", "owner", "trusted_at", "status"], fmt)
+    else:  # whole paths: a table would shorten them
+        for r in records:
+            click.echo(f"{r['path']}\n  {r['status']}; owner {r['owner']}; since {r['trusted_at']}")
 
 
 @click.command("trust")
