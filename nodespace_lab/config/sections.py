@@ -150,9 +150,9 @@ class ServiceSettings(param.Parameterized):
         doc="A client transaction idle this long is rolled back, so a client that "
         "died cannot hold the writer.",
     )
-    feed_max_pending_mb = param.Number(
-        default=16.0,
-        bounds=(0.1, 1024.0),
+    feed_max_pending_mb = param.Integer(
+        default=16,
+        bounds=(1, 1024),
         doc="Change-feed data (MB) the service holds for one websocket client that has "
         "not read it yet; past this the client is disconnected (close code 4002, with "
         "its last sequence number) and resumes from the change log.",
@@ -163,16 +163,16 @@ class ServiceSettings(param.Parameterized):
         doc="Change sets the service holds for one websocket client that has not read "
         "them yet; past this the client is disconnected as for feed_max_pending_mb.",
     )
-    max_body_mb = param.Number(
-        default=8.0,
-        bounds=(0.01, 1024.0),
+    max_body_mb = param.Integer(
+        default=8,
+        bounds=(1, 1024),
         doc="Largest request body (MB) the service reads; a larger one is refused with "
         "413 (imports have their own limit, max_import_mb). Bodies are read only "
         "after the token was checked.",
     )
-    max_import_mb = param.Number(
-        default=1024.0,
-        bounds=(1.0, 16384.0),
+    max_import_mb = param.Integer(
+        default=1024,
+        bounds=(1, 16384),
         doc="Largest request body (MB) of an import (kb/import_nodes), which is read "
         "in pieces as it arrives.",
     )
