@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import html
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -256,8 +258,6 @@ def test_no_payload_survives_in_any_output(name: str, module_kb: KnowledgeBase) 
 
 def test_payloads_stay_readable_text(module_kb: KnowledgeBase) -> None:
     """The escaped title reads as written (not dropped, not double-escaped)."""
-    import html
-
     answer = Answer("q", "See [1].", [Citation(1, "n1", f"Meeting {CANONICAL}")], [])
     draft = TaskDraft(sentence=CANONICAL, title=f"Meeting {CANONICAL}", tags=["a|b"])
     for obj in (answer, draft, module_kb.get(_payload_nodes(module_kb)[0])):
@@ -273,26 +273,54 @@ def test_old_answer_repr_is_caught() -> None:
     assert unsafe_output("text/markdown", old_markdown), "the checker missed the old hole"
 
 
+@dataclass
+class CanaryPage:
+    """A Chromium page with the canary; `hits` are kept in Python (a payload that
+    navigates away cannot erase them)."""
+
+    page: Any
+    hits: list[str]
+
+    def show(self, html: str) -> None:
+        """Load `html` as the page's body and give its payloads time to run."""
+        self.page.set_content(f"<!doctype html><html><body>{html}</body></html>")
+        self.page.wait_for_timeout(300)  # image errors, autofocus, meta refresh, animations
+
+    def fired(self) -> list[str]:
+        """Every canary id that fired, in this document or an earlier one."""
+        return sorted(set(self.hits) | set(fired(self.page)))
+
+
 @pytest.fixture
-def canary_page(chromium: Any) -> Iterator[Any]:
-    """A Chromium page with the canary, no network, and a link guard: http(s) and
-    mailto links are stopped (they cannot run script here); any other scheme runs."""
+def canary_page(chromium: Any) -> Iterator[CanaryPage]:
+    """A canary page with no network and a link guard: http(s) and mailto links are
+    stopped (they cannot run script here); a link of any other scheme runs."""
     context = chromium.new_context()
+    hits: list[str] = []
+    context.expose_binding("__nsReport", lambda _source, ident: hits.append(str(ident)))
     context.add_init_script(CANARY_JS)
     context.route("**/*", lambda route: route.abort())
-    page = context.new_page()
-    yield page
+    yield CanaryPage(context.new_page(), hits)
     context.close()
 
 
 _CLICK_EVERYTHING = """() => {
   const inert = /^(https?|mailto):$/;
+  const target = (link) => {
+    const raw = link.getAttribute('href') ?? link.getAttribute('xlink:href');
+    try { return raw === null ? null : new URL(raw, location.href); } catch { return raw; }
+  };
   const seen = [];
   document.addEventListener('click', (event) => {
-    const link = event.target.closest('a');
-    if (link && inert.test(new URL(link.href, location.href).protocol)) event.preventDefault();
+    const url = event.target.closest('a') && target(event.target.closest('a'));
+    if (url instanceof URL && inert.test(url.protocol)) event.preventDefault();
   }, true);
-  for (const link of document.querySelectorAll('a[href]')) { seen.push(link.href); link.click(); }
+  const click = () => new MouseEvent('click', {bubbles: true, cancelable: true, view: window});
+  for (const link of document.querySelectorAll('a')) {
+    const url = target(link);
+    if (url !== null) seen.push(String(url));
+    link.dispatchEvent(click());  // SVG and MathML links have no .click()
+  }
   for (const el of document.querySelectorAll('body *')) {
     for (const type of ['mouseover', 'focus', 'toggle']) el.dispatchEvent(new Event(type));
   }
@@ -304,30 +332,29 @@ _CLICK_EVERYTHING = """() => {
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
-def test_no_payload_runs_in_chromium(name: str, module_kb: KnowledgeBase, canary_page: Any) -> None:
-    page = canary_page
-    body = "\n<hr>\n".join(shown_html(obj) for obj in REGISTRY[name](module_kb))
-    page.set_content(f"<!doctype html><html><body>{body}</body></html>")
-    page.wait_for_timeout(300)  # image errors, autofocus, meta refresh, animations
-    result = page.evaluate(_CLICK_EVERYTHING)
-    page.wait_for_timeout(200)
-    assert fired(page) == [], f"{name}: the canary fired"
+def test_no_payload_runs_in_chromium(
+    name: str, module_kb: KnowledgeBase, canary_page: CanaryPage
+) -> None:
+    canary_page.show("\n<hr>\n".join(shown_html(obj) for obj in REGISTRY[name](module_kb)))
+    result = canary_page.page.evaluate(_CLICK_EVERYTHING)
+    canary_page.page.wait_for_timeout(200)
+    assert canary_page.fired() == [], f"{name}: the canary fired"
+    assert canary_page.page.url == "about:blank", "a link, refresh or form took the page away"
     assert result["fixed"] == [] and result["styles"] == 0, result
     assert all(re.match(r"^(https?|mailto):", link) for link in result["links"]), result
-    assert page.url == "about:blank"  # no link, refresh or form took the page away
 
 
-def test_the_canary_page_catches_the_old_repr(canary_page: Any) -> None:
+def test_the_canary_page_catches_the_old_repr(canary_page: CanaryPage) -> None:
     """The browser check works: the old Answer repr, rendered as JupyterLab did, fires."""
-    old = jupyterlab_markdown(f"The notes say so [1].\n\n**Cited:** [1] Meeting {CANONICAL}")
-    canary_page.set_content(f"<!doctype html><html><body>{old}</body></html>")
-    canary_page.wait_for_timeout(300)
-    assert fired(canary_page) == ["x01"]
+    canary_page.show(
+        jupyterlab_markdown(f"The notes say so [1].\n\n**Cited:** [1] Meeting {CANONICAL}")
+    )
+    assert canary_page.fired() == ["x01"]
 
 
 @pytest.mark.embedded
 def test_a_real_answer_over_a_payload_title_is_safe(
-    kb_factory: Callable[..., KnowledgeBase], canary_page: Any
+    kb_factory: Callable[..., KnowledgeBase], canary_page: CanaryPage
 ) -> None:
     """Stored payload titles, the real packaged Gemma answering through llama.cpp."""
     kb = kb_factory(ai={"answer_tokens": 64, "context_length": 2048, "threads": 1})
@@ -339,11 +366,10 @@ def test_a_real_answer_over_a_payload_title_is_safe(
     assert any("<img" in s.title or "<svg" in s.title for s in answer.sources)
     for mime, data in display_outputs(answer):
         assert unsafe_output(mime, data) == [], (mime, data)
-    canary_page.set_content(f"<!doctype html><html><body>{shown_html(answer)}</body></html>")
-    canary_page.wait_for_timeout(300)
-    canary_page.evaluate(_CLICK_EVERYTHING)
-    assert fired(canary_page) == []
-    # The stored chat turn (rendered by the sidebar and widgets) is content, not a repr,
-    # but its sources list must still link to the cited notes by id.
-    chat = kb.get(answer.chat_id or "")
-    assert all(f"[[{c.id}|" in chat.content for c in answer.citations)
+    canary_page.show(shown_html(answer))
+    canary_page.page.evaluate(_CLICK_EVERYTHING)
+    assert canary_page.fired() == []
+    # What the model wrote is shown (escaped, not dropped), with the cited titles.
+    text = html.unescape(re.sub(r"<[^>]+>", "", shown_html(answer)))
+    assert " ".join(answer.text.split())[:40] in " ".join(text.split())
+    assert all(c.title in text for c in answer.citations)

@@ -10,7 +10,8 @@ Interface (imported by several test modules, keep the names):
 
 - `PAYLOADS`: the payloads, as stored in titles, contents, tags, field values...
 - `CANARY_JS`: a script that defines `window.__nsCanary` (pushing to
-  `window.__nsFired`); also turns `alert`/`confirm`/`prompt` into canaries.
+  `window.__nsFired`, and calling `window.__nsReport` when a test exposed one);
+  also turns `alert`/`confirm`/`prompt` into canaries.
 - `fired(page)`: the ids that fired in a playwright page, all frames included.
 - `unsafe_markup(html)`: what dangerous markup survived in sanitised HTML.
 - `DANGEROUS_HTML`: a coarse regex over raw HTML (tags and attributes that must
@@ -49,18 +50,18 @@ _TEMPLATES: tuple[str, ...] = (
     '<textarea autofocus onfocus="{js}"></textarea>',
     "<img src=x onerror=&#x77;indow.__nsCanary('{id}')>",
     "<img src=x onerror=window.__nsCanary(`{id}`)>",
-    '<script>{js}</script>',
-    '<ScRiPt>{js}</sCrIpT>',
+    "<script>{js}</script>",
+    "<ScRiPt>{js}</sCrIpT>",
     '<script src="data:text/javascript,{js}"></script>',
     # --- Breaking out of a context the text might be put into ---------------
     '" onmouseover="{js}" x="',
     "' onfocus='{bt}' autofocus x='",
     '"><img src=x onerror="{js}">',
-    "'><svg onload=\"{js}\">",
-    '</title><script>{js}</script>',
+    '\'><svg onload="{js}">',
+    "</title><script>{js}</script>",
     '</textarea><img src=x onerror="{js}">',
     '</style><img src=x onerror="{js}">',
-    '</script><script>{js}</script>',
+    "</script><script>{js}</script>",
     '--><img src=x onerror="{js}">',
     '<!--><img src=x onerror="{js}">-->',
     '<![CDATA[><img src=x onerror="{js}">]]>',
@@ -77,7 +78,7 @@ _TEMPLATES: tuple[str, ...] = (
     '<a href="&#x6A;&#x61;&#x76;&#x61;&#x73;&#x63;&#x72;&#x69;&#x70;&#x74;&#x3A;{js}">open</a>',
     '<a href="javascript&colon;{js}">open</a>',
     '<a href="\x01javascript:{js}">open</a>',
-    '<a href="vbscript:msgbox(\'{id}\')">open</a>',
+    "<a href=\"vbscript:msgbox('{id}')\">open</a>",
     '<a href="data:text/html,<script>{top}</script>">open</a>',
     '<a href="data:text/html;base64,PHNjcmlwdD50b3AuX19uc0NhbmFyeSgne2lkfScpPC9zY3JpcHQ+">open</a>',
     '<img src="javascript:{js}">',
@@ -99,22 +100,23 @@ _TEMPLATES: tuple[str, ...] = (
     '<svg><a href="javascript:{js}"><rect width="100" height="100"/></a></svg>',
     '<svg><animate onbegin="{js}" attributeName="x" dur="1s"/></svg>',
     '<svg><set attributeName="onmouseover" to="{js}"/></svg>',
-    '<svg><script>{js}</script></svg>',
+    "<svg><script>{js}</script></svg>",
     '<svg><style><img src=x onerror="{js}"></style></svg>',
-    '<svg></p><style><a id="</style><img src=x onerror=\'{bt}\'>">',
-    '<math><mtext><table><mglyph><style><img src=x onerror="{js}"></style></mglyph></table></mtext></math>',
+    "<svg></p><style><a id=\"</style><img src=x onerror='{bt}'>\">",
+    '<math><mtext><table><mglyph><style><img src=x onerror="{js}"></style></mglyph></table>'
+    "</mtext></math>",
     '<math><maction actiontype="statusline" xlink:href="javascript:{js}">open</maction></math>',
     '<math href="javascript:{js}">open</math>',
     '<form><math><mtext></form><form><mglyph><svg><mtext><style><path id="</style>'
-    '<img onerror=\'{bt}\' src=x>">',
-    '<noscript><p title="</noscript><img src=x onerror=\'{bt}\'>"></noscript>',
+    "<img onerror='{bt}' src=x>\">",
+    "<noscript><p title=\"</noscript><img src=x onerror='{bt}'>\"></noscript>",
     '<template><img src=x onerror="{js}"></template>',
     # --- CSS and overlays ------------------------------------------------------------
     '<a href="https://attacker.invalid/" id="{mark}" style="position:fixed;top:0;left:0;'
     'width:100%;height:100%;z-index:99999">Continue</a>',
     '<div class="{mark}" style="position:fixed;inset:0;background:white;z-index:2147483647">'
     "Session expired, log in again</div>",
-    "<style>#{mark}{position:fixed;inset:0} body{display:none}</style><p id=\"{mark}\">x</p>",
+    '<style>#{mark}{position:fixed;inset:0} body{display:none}</style><p id="{mark}">x</p>',
     "<style>@import 'https://attacker.invalid/{mark}.css';</style>",
     '<link rel="stylesheet" href="https://attacker.invalid/{mark}.css">',
     '<p style="background:url(javascript:{js})" id="{mark}">x</p>',
@@ -137,7 +139,7 @@ _TEMPLATES: tuple[str, ...] = (
     "<javascript:{js}>",
     "<JavaScript:{js}>",
     "[open][r]\n\n[r]: javascript:{js}",
-    "[open][r]\n\n[r]: <javascript:{js}> \"t\"",
+    '[open][r]\n\n[r]: <javascript:{js}> "t"',
     "[![img](x)](javascript:{js})",
     # --- Wiki links -------------------------------------------------------------------
     '[[<img src=x onerror="{js}">]]',
@@ -146,17 +148,17 @@ _TEMPLATES: tuple[str, ...] = (
     "[[open]](javascript:{js})",
     '[["><svg onload="{js}">]]',
     # --- Unicode tricks ---------------------------------------------------------------
-    "\uff1cimg src=x onerror=\"{js}\"\uff1e",
+    '\uff1cimg src=x onerror="{js}"\uff1e',
     '<a href="java\u200dscript:{js}">open</a>',
     '<a href="\u2028javascript:{js}">open</a>',
     '<img src=x onerror="{js}"\u200b>',
     "[open](\uff4a\uff41\uff56\uff41\uff53\uff43\uff52\uff49\uff50\uff54:{js})",
-    "\u202e<img src=x onerror=\"{js}\">",
+    '\u202e<img src=x onerror="{js}">',
     # --- Template strings and client-side template engines ----------------------------
     "`${{js}}`",
     "${{js}}",
-    "{{constructor.constructor(\"{js}\")()}}",
-    "<img src=x onerror=\"`${{js}}`\">",
+    '{{constructor.constructor("{js}")()}}',
+    '<img src=x onerror="`${{js}}`">',
 )
 
 
@@ -184,9 +186,15 @@ PAYLOADS, BY_ID = _build()
 CANARY_JS = """
 (() => {
   const fired = (window.__nsFired = window.__nsFired || []);
-  window.__nsCanary = (id) => { fired.push(String(id)); };
+  // `__nsReport`, when a test exposes it (playwright `expose_binding`), keeps the
+  // record outside the page, so a payload that navigates away cannot erase it.
+  const report = (id) => {
+    fired.push(id);
+    try { if (window.__nsReport) window.__nsReport(id); } catch (error) { /* page gone */ }
+  };
+  window.__nsCanary = (id) => report(String(id));
   for (const name of ['alert', 'confirm', 'prompt']) {
-    window[name] = (value) => { fired.push(name + ':' + String(value)); };
+    window[name] = (value) => report(name + ':' + String(value));
   }
 })();
 """
@@ -198,7 +206,7 @@ def fired(page: Page) -> list[str]:
     for frame in page.frames:
         try:
             ids.extend(frame.evaluate("() => (window.__nsFired || []).slice()"))
-        except Exception:  # noqa: BLE001 - a detached or cross-origin frame has nothing to read
+        except Exception:
             continue
     return ids
 
