@@ -238,6 +238,21 @@ def test_after_nodespace_trust_they_apply(hostile_kb: Path, env: dict[str, str])
     assert again.exit_code == 1 and "is not in the trust list" in again.output
 
 
+def test_nodespace_config_says_whether_trusted_and_what_was_ignored(
+    hostile_kb: Path, env: dict[str, str]
+) -> None:
+    shown = _cli(env, "--kb", str(hostile_kb), "config")
+    assert shown.exit_code == 0, shown.output
+    assert "# Trusted knowledge base: no" in shown.output
+    ignored = [line for line in shown.output.splitlines() if line.startswith("# Ignored: ")]
+    assert len(ignored) == len(SECURITY_RELEVANT)
+    assert "warning:" not in shown.output  # reported once, in the header, not twice
+    assert _cli(env, "trust", str(hostile_kb)).exit_code == 0
+    shown = _cli(env, "--kb", str(hostile_kb), "config")
+    assert "# Trusted knowledge base: yes" in shown.output and "# Ignored" not in shown.output
+    assert 'openai_url = "http://attacker.example:8080/v1"' in shown.output
+
+
 def test_the_trust_list_is_private_and_outside_the_knowledge_base(
     hostile_kb: Path, env: dict[str, str]
 ) -> None:
@@ -341,8 +356,9 @@ def test_python_open_ignores_then_applies_after_trust(
     assert _cli(process_env, "trust", str(folder)).exit_code == 0
     with warnings.catch_warnings():
         warnings.simplefilter("error", UntrustedSettingWarning)
-        with nodespace_lab.connect(folder) as connected:
-            assert connected.settings.security.allow_cypher_writes is True
+        with nodespace_lab.open(folder) as kb:
+            assert kb.settings.security.allow_cypher_writes is True
+            kb.cypher("CREATE (:Ref {key: 'written'})", write=True)
 
 
 def _shell(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
