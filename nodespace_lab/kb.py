@@ -383,8 +383,6 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
         return frame
 
     def _read_only(self, query: str, params: dict[str, Any]) -> pl.DataFrame:
-        if self._store.in_transaction:
-            return self._frame(query, params)
         return self._store.read_only_frame(
             query, params, self.settings.performance.query_timeout_ms
         )

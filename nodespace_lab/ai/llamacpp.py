@@ -9,6 +9,7 @@ templates are ours and cost nothing per token. `llama_cpp` is imported in
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import math
 import os
@@ -357,12 +358,10 @@ def _token_bytes(llama: Llama, token: int) -> bytes:
 
 
 def _compile_grammar(llama: Llama, schema: dict[str, Any]) -> LlamaGrammar:
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
     from .structured import grammar_schema
 
     try:
-        gbnf = json_schema_to_gbnf(json.dumps(grammar_schema(schema)))
+        gbnf = _schema_to_gbnf(grammar_schema(schema))
     except Exception as error:  # the converter asserts and raises on what it cannot do
         raise ValidationError(
             f"The JSON schema cannot be turned into a grammar ({error}); simplify it "
@@ -372,6 +371,34 @@ def _compile_grammar(llama: Llama, schema: dict[str, Any]) -> LlamaGrammar:
     # llama.cpp's own converter excludes them, as here.
     gbnf = gbnf.replace(_LOOSE_CHAR_RULE, _JSON_CHAR_RULE)
     return _parse_grammar(llama, gbnf)
+
+
+# GBNF string-literal escapes (llama.cpp's grammar parser reads these).
+_GBNF_LITERAL_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _schema_to_gbnf(schema: dict[str, Any]) -> str:
+    """llama-cpp-python's `json_schema_to_gbnf`, with literals escaped completely."""
+    converter = _converter_class()(
+        prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False
+    )
+    converter.visit(converter.resolve_refs(schema, "stdin"), "")
+    grammar: str = converter.format_grammar()
+    return grammar
+
+
+@functools.cache
+def _converter_class() -> Any:
+    from llama_cpp.llama_grammar import SchemaConverter
+
+    class Converter(SchemaConverter):
+        # The original escapes only quotes and line breaks, so an enum value such as
+        # a tag 'we"ird\\tag' became the literal "\"we\\"ird..." that ends early:
+        # the grammar did not parse and the model was not used (issue 12, bug 9b).
+        def _format_literal(self, literal: str) -> str:
+            return '"' + "".join(_GBNF_LITERAL_ESCAPES.get(c, c) for c in literal) + '"'
+
+    return Converter
 
 
 def _parse_grammar(llama: Llama, gbnf: str) -> LlamaGrammar:

@@ -5,8 +5,9 @@ operators and tags are the ones this knowledge base has. Rules read statuses,
 dates (relative to today), priorities, #tags, topics, order and limits; the
 model (if given) may add a topic or tags under a JSON schema, kept only when
 the question contains them. `mode="cypher"` asks the model for read-only Cypher
-grounded in the schema; it is validated (no writes, then `EXPLAIN`) and
-repaired once from the engine's error, or refused. Nothing runs until the user
+grounded in the schema; it is validated (one statement of read clauses, then
+prepared by the engine without running) and repaired once from the engine's
+error, or refused. Nothing runs until the user
 calls `run()` or `live()`; a draft is shown first.
 """
 
@@ -416,9 +417,13 @@ def _builder_code(spec: dict[str, Any]) -> str:
 
 
 def _explain(kb: KnowledgeBase, query: str, params: dict[str, Any]) -> None:
-    """Parse and bind `query` without running it (raises `QueryError` with the engine's words)."""
+    """Check `query` and have the engine parse, bind and plan it, never run it.
+
+    `QueryError` (with the engine's words) if it is refused or does not bind. The
+    engine only prepares the one checked statement, inside a read-only transaction.
+    """
     check_query(query, write=False)
-    kb.cypher("EXPLAIN " + query, params)
+    kb.store.prepare_read(query, params)
 
 
 def _known_tags(kb: KnowledgeBase) -> set[str]:
@@ -455,7 +460,7 @@ def _cypher_draft(kb: KnowledgeBase, question: str, model: Backend) -> QueryDraf
             ]
             continue
         draft = QueryDraft(question, "cypher", cypher=query, kb=kb)
-        draft.sources["cypher"] = "the model, checked: read-only, parsed and bound by EXPLAIN"
+        draft.sources["cypher"] = "the model, checked: read-only, parsed and bound (not run)"
         if errors:
             draft.sources["repair"] = f"repaired after: {errors[0]}"
         return draft

@@ -127,12 +127,22 @@ class GraphStore:
         return frame
 
     def read_only_frame(self, query: str, params: Params, timeout_ms: int) -> pl.DataFrame:
-        """Run a query in a read-only engine transaction, so it cannot write."""
+        """Run one read statement so that the engine itself refuses a write in it.
+
+        The statement is always prepared, so the engine takes exactly one (a query
+        string with no parameters would run every `;`-separated statement). Outside
+        a write transaction it runs in a read-only engine transaction on this
+        thread's reader. Inside the calling thread's write transaction (whose writes
+        it must see) it runs prepared on the writer: `check_query` is the wall there.
+        """
+        if self.in_transaction:
+            frame: pl.DataFrame = self._prepared(self._writer, query, params).get_as_pl()
+            return frame
         connection = self._reader()
         connection.set_query_timeout(timeout_ms)
         self._execute(connection, "BEGIN TRANSACTION READ ONLY", None)
         try:
-            frame: pl.DataFrame = self._execute(connection, query, params).get_as_pl()
+            frame = self._prepared(connection, query, params).get_as_pl()
         except BaseException:
             self._rollback_on(connection)
             raise
@@ -140,6 +150,40 @@ class GraphStore:
             connection.set_query_timeout(0)
         self._execute(connection, "COMMIT", None)
         return frame
+
+    def prepare_read(self, query: str, params: Params) -> None:
+        """Parse, bind and plan one read statement without running it (`QueryError` if bad).
+
+        Prepared inside a read-only transaction, so the engine also refuses a write.
+        """
+        if self.in_transaction:
+            self._prepare(self._writer, query, params)
+            return
+        connection = self._reader()
+        self._execute(connection, "BEGIN TRANSACTION READ ONLY", None)
+        try:
+            self._prepare(connection, query, params)
+        finally:
+            self._rollback_on(connection)
+
+    def _prepare(self, connection: Any, query: str, params: Params) -> Any:
+        if self.engine.closed:
+            raise StorageError("The knowledge base is closed; open it again to use it.")
+        # PreparedStatement, not Connection.prepare: the same call, without kuzu's
+        # DeprecationWarning. Preparing never executes anything.
+        statement = self.engine.module.PreparedStatement(connection, query, params)
+        if not statement.is_success():
+            raise QueryError(
+                f"Query failed: {statement.get_error_message()}\nQuery: {query.strip()[:300]}"
+            )
+        return statement
+
+    def _prepared(self, connection: Any, query: str, params: Params) -> Any:
+        statement = self._prepare(connection, query, params)
+        try:
+            return connection.execute(statement, params)
+        except RuntimeError as exc:
+            raise QueryError(f"Query failed: {exc}\nQuery: {query.strip()[:300]}") from exc
 
     def _reader(self) -> Any:
         if self._tx is not None and self._tx_owner == threading.get_ident():

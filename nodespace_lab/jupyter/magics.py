@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shlex
 from typing import Any
 
@@ -12,13 +11,12 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 
-from ..graph.cypher import code_only
+from ..graph.cypher import parameter_names
 from ..kb import KnowledgeBase
 from ..live import LiveQuery
 from ..service import connect
 from ..service.client import RemoteKnowledgeBase
 
-_PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 _HELP = (
     "%nodespace                 show the open knowledge base\n"
     "%nodespace open PATH       open (or create) a knowledge base for this notebook\n"
@@ -127,7 +125,7 @@ class NodespaceMagics(Magics):
         return kb.cypher(cell, params)
 
     def _params(self, query: str) -> dict[str, Any]:
-        names = sorted(set(_PARAM.findall(code_only(query))))
+        names = parameter_names(query)
         namespace = self.shell.user_ns if self.shell is not None else {}
         missing = [n for n in names if n not in namespace]
         if missing:
