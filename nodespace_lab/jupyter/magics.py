@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from typing import Any
 
@@ -100,11 +101,14 @@ class NodespaceMagics(Magics):
         """`%query QUESTION`: the query it becomes (shown as code) and its live table."""
         if not line.strip():
             raise UsageError("%query needs a question, e.g. `%query open tasks due this week`.")
-        from IPython.display import Markdown, display
+        from IPython.display import display
+
+        from ..markdown import display_bundle
 
         draft = self.current().draft_query(line)
-        shown = Markdown(draft._repr_markdown_().rsplit("\n\n", 1)[0])  # type: ignore[no-untyped-call]
-        display(shown)  # type: ignore[no-untyped-call]
+        # Sanitised HTML, never Markdown: JupyterLab renders a trusted output's
+        # Markdown with raw HTML allowed (see nodespace_lab.markdown).
+        display(display_bundle(draft._markdown(), draft.code), raw=True)  # type: ignore[no-untyped-call]
         return draft.live()
 
     @cell_magic
@@ -137,5 +141,42 @@ class NodespaceMagics(Magics):
 
 
 def load(shell: InteractiveShell) -> None:
-    """Register the magics with `shell`."""
+    """Register the magics with `shell`, and keep `%ask ...?` a question."""
     shell.register_magics(NodespaceMagics(shell))
+    cleanup = shell.input_transformers_cleanup
+    # Loading twice (or a reloaded module) must not add it twice.
+    cleanup[:] = [t for t in cleanup if getattr(t, "__name__", "") != "protect_questions"]
+    cleanup.append(protect_questions)
+
+
+# A line magic of ours with a question, maybe assigned: `%ask What does X say?`,
+# `box = %task email Ana?`. Without text (`%ask?`, `%ask??`) it stays IPython's
+# help on the magic.
+_QUESTION_LINE = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<target>[A-Za-z_][\w.]*(?:[ \t]*,[ \t]*[A-Za-z_][\w.]*)*[ \t]*=[ \t]*)?"
+    r"%(?P<name>ask|task|query)[ \t]+(?P<arg>\S.*?\?)[ \t]*$"
+)
+
+
+def protect_questions(lines: list[str]) -> list[str]:
+    """Turn `%ask ...?`, `%task ...?` and `%query ...?` lines into the call IPython
+    makes for a line magic, before its help transformer reads the trailing `?` as
+    "show help on the last word" (it answered "Object `say` not found").
+
+    A cell magic's body (`%%...` first line) is the magic's own text: left alone.
+    """
+    if lines and lines[0].lstrip().startswith("%%"):
+        return lines
+    return [_protect(line) for line in lines]
+
+
+def _protect(line: str) -> str:
+    body = line.rstrip("\r\n")
+    match = _QUESTION_LINE.match(body)
+    if match is None:
+        return line
+    ending = line[len(body) :]
+    # The same call IPython's escaped-command transformer writes (so `$name`
+    # expansion and the magic's frame are unchanged).
+    call = f"get_ipython().run_line_magic({match['name']!r}, {match['arg']!r})"
+    return f"{match['indent']}{match['target'] or ''}{call}{ending}"

@@ -157,7 +157,11 @@ def test_query_shows_the_code_and_returns_a_live_query(
     kb.create("text", "Open questions", "Not a task.")
     with capture_output() as shown:
         live = shell.run_line_magic("query", "open tasks")
-    code = "\n".join(str(out.data.get("text/markdown", "")) for out in shown.outputs)
+    # Sanitised HTML, never Markdown (JupyterLab renders trusted Markdown's raw HTML).
+    assert all("text/markdown" not in out.data for out in shown.outputs)
+    html = "\n".join(str(out.data.get("text/html", "")) for out in shown.outputs)
+    code = "\n".join(str(out.data.get("text/plain", "")) for out in shown.outputs)
+    assert "<pre><code" in html and "kb.find(" in html
     assert "kb.find('task')" in code and "task_status" in code
     assert isinstance(live, LiveQuery)
     assert titles(live) == {"Water the plants", "Pay the rent"}, code
@@ -176,3 +180,40 @@ def test_empty_sentences_and_questions_are_usage_errors(
     with pytest.raises(UsageError, match="%query needs a question"):
         shell.run_line_magic("query", "")
     assert db_state(kb) == before
+
+
+def test_a_line_magic_ending_in_a_question_mark_asks(
+    shell: InteractiveShell, kb: KnowledgeBase
+) -> None:
+    """`%ask What does X say?` through IPython's own input transformation: the trailing
+    `?` once made IPython look up help on `say` ("Object `say` not found")."""
+    levain = kb.create("text", "Feeding the levain", "Feed the sourdough starter twice a day.")
+    with capture_output() as shown:
+        ran = shell.run_cell("%ask What does the levain note say?")  # type: ignore[no-untyped-call]
+    assert ran.success, ran.error_in_exec
+    assert "not found" not in shown.stdout
+    widget = answered(ran.result)
+    [turn] = widget.turns
+    assert turn["question"] == "What does the levain note say?"
+    assert turn["sources"][0]["id"] == levain.id
+
+    # `%task ...?` is a sentence too, also indented inside a block and after other lines.
+    ran = shell.run_cell("x = 1\nif x:\n    box = %task email Ana next Friday?\nbox")  # type: ignore[no-untyped-call]
+    assert ran.success, ran.error_in_exec
+    assert ran.result.draft.due == next_friday(dt.date.today())
+    assert kb.find("task").count() == 0
+
+
+def test_help_on_the_magics_still_works(shell: InteractiveShell) -> None:
+    """`%ask?` and `%ask??` (no question) stay IPython's help on the magic."""
+    transform = shell.input_transformer_manager.transform_cell
+    assert transform("%ask?") == "get_ipython().run_line_magic('pinfo', '%ask')\n"
+    assert transform("%task??") == "get_ipython().run_line_magic('pinfo2', '%task')\n"
+    assert transform("%query due this week?") == (
+        "get_ipython().run_line_magic('query', 'due this week?')\n"
+    )
+    cell = "%%bash\n%ask not a question for us?\n"
+    assert transform(cell).startswith("get_ipython().run_cell_magic('bash', '', '%ask not")
+    shell.run_line_magic("reload_ext", "nodespace_lab")
+    cleanup = [getattr(t, "__name__", "") for t in shell.input_transformers_cleanup]
+    assert cleanup.count("protect_questions") == 1
