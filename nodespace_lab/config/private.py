@@ -13,6 +13,7 @@ never read or written.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import stat
@@ -86,7 +87,9 @@ def read_private(path: Path) -> str | None:
     """
     try:
         with _folder_fd(path.parent) as dir_fd:
-            fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
+            # O_NONBLOCK: a planted FIFO must not hang us before fstat refuses it.
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+            fd = os.open(path.name, flags, dir_fd=dir_fd)
             with os.fdopen(fd, "r", encoding="utf-8") as handle:
                 problem = file_problem(os.fstat(handle.fileno()), path)
                 if problem:
@@ -95,7 +98,7 @@ def read_private(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        if exc.errno == getattr(os, "ELOOP", 40):  # O_NOFOLLOW met a symlink
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink
             raise NotPrivate(f"{path} is a symbolic link, not a regular file") from None
         raise
 

@@ -241,6 +241,14 @@ def test_a_symlinked_runtime_file_is_refused(tmp_path: Path) -> None:
         read_info(link)
 
 
+def test_a_fifo_in_place_of_the_runtime_file_is_refused_without_hanging(tmp_path: Path) -> None:
+    folder = tmp_path / "runtime"
+    folder.mkdir(mode=0o700)
+    os.mkfifo(folder / "service-x.json", 0o600)
+    with pytest.raises(ServiceUnavailable, match="is not a regular file"):
+        read_info(folder / "service-x.json")
+
+
 def test_missing_folder_or_file_means_no_service(tmp_path: Path) -> None:
     assert read_info(tmp_path / "none" / "service-x.json") is None
     (tmp_path / "empty").mkdir(mode=0o700)
