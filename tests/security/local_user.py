@@ -80,25 +80,43 @@ def _skip_reason() -> str | None:
     return None
 
 
+def _create_user() -> str:
+    """`nsattacker`, or `nsattacker<pid>` while another test run holds that name."""
+    for name in (NAME, f"{NAME}{os.getpid()}"):
+        made = subprocess.run(
+            ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+            capture_output=True,
+            check=False,
+        )
+        if made.returncode == 0:
+            return name
+    raise AssertionError(f"useradd failed: {made.stderr.decode(errors='replace')}")
+
+
+# One user per process: each test module imports the fixture, and pytest then keeps
+# one instance per module, so the user is made once here and removed at the end.
+_made: list[LocalUser] = []
+
+
 @pytest.fixture(scope="session")
-def attacker() -> Iterator[LocalUser]:
-    """The throwaway user `nsattacker` (removed after the session)."""
+def attacker(request: pytest.FixtureRequest) -> LocalUser:
+    """A throwaway unprivileged user (removed when the test session ends)."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
-    subprocess.run(["userdel", NAME], capture_output=True, check=False)  # a leftover run
-    subprocess.run(
-        ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", NAME],
-        check=True,
-        capture_output=True,
-    )
-    entry = pwd.getpwnam(NAME)
-    interpreter = _interpreter()
-    assert interpreter is not None  # checked in _skip_reason
-    try:
-        yield LocalUser(NAME, entry.pw_uid, entry.pw_gid, interpreter)
-    finally:
-        subprocess.run(["userdel", NAME], capture_output=True, check=False)
+    if not _made:
+        interpreter = _interpreter()
+        assert interpreter is not None  # checked in _skip_reason
+        name = _create_user()
+        request.session.addfinalizer(lambda: _remove_user(name))
+        entry = pwd.getpwnam(name)
+        _made.append(LocalUser(name, entry.pw_uid, entry.pw_gid, interpreter))
+    return _made[0]
+
+
+def _remove_user(name: str) -> None:
+    subprocess.run(["userdel", name], capture_output=True, check=False)
+    _made.clear()
 
 
 @pytest.fixture
