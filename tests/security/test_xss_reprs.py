@@ -373,3 +373,27 @@ def test_a_real_answer_over_a_payload_title_is_safe(
     text = html.unescape(re.sub(r"<[^>]+>", "", shown_html(answer)))
     assert " ".join(answer.text.split())[:40] in " ".join(text.split())
     assert all(c.title in text for c in answer.citations)
+
+
+@pytest.mark.parametrize("render", ["ours", "jupyterlab"])
+def test_escaped_text_is_literal_text(render: str) -> None:
+    """`escape_markdown(p)` renders as exactly the text of `p` (one line), both with raw
+    HTML off (ours) and on (JupyterLab's): no tag, link, image, entity or emphasis."""
+    from nodespace_lab.markdown import escape_markdown, render_markdown
+
+    for payload in [*PAYLOADS, "*a* _b_ `c` ~~d~~ &amp; &#60; \\* | x | # h\n- l\n1. n\n> q"]:
+        source = f"Title: {escape_markdown(payload)}"
+        shown = render_markdown(source) if render == "ours" else jupyterlab_markdown(source)
+        assert re.fullmatch(r"<p>[^<]*</p>\n?", shown), (payload, shown)
+        assert html.unescape(shown[3:].rstrip("\n")[:-4]) == "Title: " + " ".join(payload.split())
+
+
+def test_a_code_block_holds_any_code() -> None:
+    from nodespace_lab.markdown import code_block
+
+    for code in [*PAYLOADS, "```\n<img src=x onerror=alert(1)>\n```", "`````` x"]:
+        shown = jupyterlab_markdown(code_block(code, "python<img>"))
+        assert shown.count("<pre>") == 1 and unsafe_markup(shown) == [], shown
+        body = re.sub(r"^<pre><code[^>]*>|</code></pre>\n$", "", shown)
+        # Markdown reads a CR as a line ending, like a newline.
+        assert html.unescape(body) == code.replace("\r", "\n") + "\n"
