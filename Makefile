@@ -24,7 +24,7 @@ PYTEST_ARGS ?= --nbval-lax --ignore-glob='tests/*.ipynb' tests notebooks
 ##v KUZU_TESTS   storage tests run a second time against Kùzu (its own process: the two
 ##v              engines cannot be loaded in one Python process)
 KUZU_TESTS ?= tests/graph tests/nodes tests/live tests/jupyter tests/search/test_search_api.py tests/test_kb.py tests/test_cli.py \
-	tests/widgets/test_rows.py tests/service tests/entities
+	tests/widgets/test_rows.py tests/service tests/entities tests/security/test_cypher_corpus.py tests/security/test_cypher_fuzz.py
 ##v SERVICE_TESTS the API tests run a third time with `kb` a client of the service
 ##v              (NODESPACE_TEST_TRANSPORT=service): one API, two transports
 SERVICE_TESTS ?= tests/nodes tests/test_kb.py tests/live tests/search/test_search_api.py \

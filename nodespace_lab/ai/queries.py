@@ -423,7 +423,12 @@ def _explain(kb: KnowledgeBase, query: str, params: dict[str, Any]) -> None:
     engine only prepares the one checked statement, inside a read-only transaction.
     """
     check_query(query, write=False)
-    kb.store.prepare_read(query, params)
+    store = getattr(kb, "store", None)
+    if store is None:  # a service client: the service checks it again and runs the
+        # EXPLAIN (which plans, never executes) prepared in a read-only transaction
+        kb.cypher("EXPLAIN " + query, params)
+        return
+    store.prepare_read(query, params)
 
 
 def _known_tags(kb: KnowledgeBase) -> set[str]:

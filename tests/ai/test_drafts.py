@@ -1,5 +1,5 @@
-"""Sentences become task drafts and questions become queries, by rules (no model here;
-tests/ai/test_ai_model.py runs the same with the real model)."""
+"""Sentences become task drafts and questions become queries, by rules (the packaged
+model only where the grammar it decodes under is tested, bug 9b)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import datetime as dt
 
 import pytest
 
-from nodespace_lab.ai.queries import draft_query
+from nodespace_lab.ai.backend import GenerationOptions
+from nodespace_lab.ai.llamacpp import LlamaCppBackend
+from nodespace_lab.ai.queries import _find_messages, _find_schema, draft_query
+from nodespace_lab.ai.structured import structured
 from nodespace_lab.ai.tasks import draft_task
 from nodespace_lab.errors import QueryError, ValidationError
 from nodespace_lab.kb import KnowledgeBase
@@ -107,3 +110,25 @@ def test_bad_modes_and_cypher_without_a_model_are_refused(kb: KnowledgeBase) -> 
         draft_query(kb, "tasks", mode="cypher")
     with pytest.raises((QueryError, ValidationError)):
         draft_query(kb, "")
+
+
+def test_tags_and_questions_with_quotes_and_backslashes_reach_the_model(
+    kb: KnowledgeBase, llama_backend: LlamaCppBackend
+) -> None:
+    # Bug 9b: the tag enum went into the model's GBNF grammar unescaped, so a tag with
+    # a quote or backslash made a grammar llama.cpp cannot parse: the model was not used.
+    weird = ['say "hi"', "back\\slash", "a]b", "kitchen"]
+    kb.create("text", "Bread", tags=weird)
+    question = 'notes about "sourdough" \\ starters]\n tagged kitchen'
+    draft = draft_query(kb, question, model=llama_backend, today=THURSDAY)
+    assert "model" not in draft.sources, draft.sources  # "not used (<grammar error>)" before
+    assert draft.spec["tags"] == ["kitchen"]
+    tags = sorted(t.lower() for t in weird)
+    proposal = structured(
+        llama_backend,
+        _find_messages(question, tags),
+        _find_schema(tags),
+        GenerationOptions(max_tokens=64),
+    )
+    assert set(proposal) == {"topic", "tags"}
+    assert set(proposal["tags"]) <= set(tags)

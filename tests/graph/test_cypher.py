@@ -137,3 +137,45 @@ def test_query_timeout_setting_stops_a_slow_query(kb_factory) -> None:
         )
     # The connection is usable afterwards (the API's own reads have no time limit).
     assert kb.find().count() == 3000
+
+
+def test_a_second_statement_is_refused_not_run(guarded: KnowledgeBase, snapshot) -> None:
+    # Issue 12: with no parameters the engine ran every ';'-separated statement, and a
+    # '//' inside a string hid the rest of the line from the old filter.
+    before = snapshot(guarded)
+    for query in (
+        "RETURN '//' AS x; COMMIT; MATCH (n:Node) SET n.title = 'pwned'",
+        "MATCH (n:Node) RETURN n.id; MATCH (n:Node) DETACH DELETE n",
+    ):
+        with pytest.raises(QueryError, match="exactly one statement"):
+            guarded.cypher(query)
+        with pytest.raises(QueryError, match="exactly one statement"):
+            guarded.cypher(query, write=True)
+    assert snapshot(guarded) == before
+
+
+def test_one_trailing_semicolon_and_tricky_strings_are_fine(guarded: KnowledgeBase) -> None:
+    frame = guarded.cypher("RETURN '//' AS a, '/*' AS b, '\\'; COMMIT' AS c, 1 AS `x;y`;")
+    assert frame.columns == ["a", "b", "c", "x;y"]
+    assert frame.rows() == [("//", "/*", "'; COMMIT", 1)]
+
+
+def test_schema_statements_are_refused_even_with_write(guarded: KnowledgeBase, snapshot) -> None:
+    before = snapshot(guarded)
+    for query in (
+        "CREATE NODE TABLE Evil(id STRING, PRIMARY KEY(id))",
+        "CREATE MACRO evil(x) AS x",
+        "ALTER TABLE Node ADD evil STRING",
+    ):
+        with pytest.raises(QueryError, match="not allowed"):
+            guarded.cypher(query, write=True)
+    assert snapshot(guarded) == before
+
+
+def test_a_read_inside_a_transaction_is_still_one_checked_statement(kb: KnowledgeBase) -> None:
+    kb.create("text", "keep")
+    with kb.transaction():
+        with pytest.raises(QueryError, match="exactly one statement"):
+            kb.cypher("RETURN 1; MATCH (n:Node) SET n.title = 'x'")
+        assert kb.cypher("MATCH (n:Node) RETURN n.title AS t")["t"].to_list() == ["keep"]
+    assert [n.title for n in kb.find().all()] == ["keep"]
