@@ -12,12 +12,14 @@ reconnects with `since=<that number>` and gets the rest from the change log.
 
 from __future__ import annotations
 
+import re
 from asyncio import Future
 from dataclasses import dataclass
 from typing import Any
 
 FEED_BEHIND = 4002  # websocket close code: the client fell behind; resume with since=N
 MB = 1024 * 1024
+_SEQ = re.compile(r'\{"\$type": "changeset", "value": \{"seq": (\d+)')
 
 
 def behind_reason(seq: int) -> str:
@@ -33,6 +35,16 @@ def seq_in_reason(reason: str | None) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
+def changeset_seq(message: str | bytes) -> int | None:
+    """The seq of a feed message (`json.dumps(encode(change))`) without parsing all of it.
+
+    Relies on codec's `_changeset_json` putting `seq` first; None for anything else.
+    """
+    head = message[:80]
+    match = _SEQ.match(head.decode("ascii", "replace") if isinstance(head, bytes) else head)
+    return int(match.group(1)) if match else None
+
+
 @dataclass
 class Backlog:
     """Bytes and messages written to one websocket and not yet flushed to its socket."""
@@ -45,7 +57,7 @@ class Backlog:
     @classmethod
     def from_settings(cls, service: Any) -> Backlog:
         """The limits of `service` settings (`feed_max_pending_mb`, `feed_max_pending_messages`)."""
-        return cls(int(service.feed_max_pending_mb * MB), int(service.feed_max_pending_messages))
+        return cls(service.feed_max_pending_mb * MB, int(service.feed_max_pending_messages))
 
     def admits(self, size: int) -> bool:
         """True when a message of `size` bytes fits; one message always fits an empty backlog.

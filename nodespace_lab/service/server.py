@@ -62,7 +62,8 @@ log = logging.getLogger(__name__)
 TX_HEADER = "X-Nodespace-Transaction"
 ENV_PARENT = "NODESPACE_PARENT_PID"  # set by the Jupyter server extension
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-REPLAY_BATCH = 32  # change sets read from the log at a time when a feed catches up
+STALL_S = 10.0  # a replaying feed client that reads nothing for this long fell behind
+REPLAY_BATCH = 8  # change sets read from the log at a time when a feed catches up (each may be MBs)
 
 
 class BodyTooLarge(ValidationError):
@@ -396,8 +397,10 @@ class FeedHandler(RedactedLogs, tornado.websocket.WebSocketHandler):
                 batch = await self.service.run(lambda s=since: kb.changes(s, REPLAY_BATCH))  # type: ignore[misc]
                 for change in batch:
                     text = json.dumps(encode(change))
-                    if last is not None and not self._backlog.admits(len(text)):
-                        await last  # the client reads at its own pace: wait, do not buffer
+                    full = last is not None and not self._backlog.admits(len(text))
+                    if full and not await self._drained(last):  # type: ignore[arg-type]
+                        self._fall_behind()
+                        return None
                     last = self._write(change.seq, text)
                     since = change.seq
                 if len(batch) < REPLAY_BATCH:
@@ -405,6 +408,18 @@ class FeedHandler(RedactedLogs, tornado.websocket.WebSocketHandler):
         except tornado.websocket.WebSocketClosedError:
             pass
         return None
+
+    async def _drained(self, written: asyncio.Future[None]) -> bool:
+        """Wait for the client to take what was sent; False if it reads nothing for STALL_S.
+
+        A reader gets the replay at its own pace instead of being buffered for.
+        Shielded: a closing connection must not cancel tornado's own write future.
+        """
+        try:
+            await asyncio.wait_for(asyncio.shield(written), STALL_S)
+        except TimeoutError:
+            return False
+        return True
 
     def _write(self, seq: int, text: str) -> asyncio.Future[None]:
         written = self.write_message(text)

@@ -54,9 +54,14 @@ def service_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def start_service(tmp: Path, *extra: str) -> RunningService:
-    """Start `nodespace serve` on `tmp/kb` and wait for its runtime file."""
-    env = service_env(tmp)
+def start_service(
+    tmp: Path, *extra: str, settings: dict[str, str] | None = None
+) -> RunningService:
+    """Start `nodespace serve` on `tmp/kb` and wait for its runtime file.
+
+    `settings` adds or replaces `NODESPACE_*` variables of `service_env`.
+    """
+    env = {**service_env(tmp), **(settings or {})}
     kb_path = (tmp / "kb").resolve()
     runtime = tmp / "runtime"
     command = [sys.executable, "-m", "nodespace_lab", "serve", str(kb_path), *extra]
