@@ -24,6 +24,14 @@ export function referenceKey(text: string): string {
   return text.split(/\s+/).filter(Boolean).join(' ').toLowerCase();
 }
 
+/**
+ * `content` as a text area holds it: the browser turns CR and CRLF into LF, so a note
+ * written elsewhere with them would otherwise look edited as soon as it opens.
+ */
+function asTextareaValue(content: string | null | undefined): string {
+  return (content ?? '').replace(/\r\n?/g, '\n');
+}
+
 /** What the editor is doing, also set as `data-state` on its node. */
 export type EditorState =
   'loading' | 'saved' | 'dirty' | 'saving' | 'conflict' | 'deleted' | 'error';
@@ -75,7 +83,8 @@ export class NodeEditor extends Widget {
     const base = this.base;
     return (
       base !== null &&
-      (this.titleInput.value !== base.title || this.contentInput.value !== (base.content ?? ''))
+      (this.titleInput.value !== base.title ||
+        this.contentInput.value !== asTextareaValue(base.content))
     );
   }
 
@@ -156,7 +165,7 @@ export class NodeEditor extends Widget {
     if (this.titleInput.value !== against.title) {
       fields['title'] = this.titleInput.value;
     }
-    if (this.contentInput.value !== (against.content ?? '')) {
+    if (this.contentInput.value !== asTextareaValue(against.content)) {
       fields['content'] = this.contentInput.value;
     }
     return fields;

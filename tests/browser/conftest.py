@@ -6,6 +6,7 @@ import json
 import secrets
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ class Lab:
     root: Path
     kb_path: Path
     service_runtime: Path
+    settings_dir: Path | None = None
 
     def page_url(self, path: str) -> str:
         """The URL of `path` under /lab, authenticated with the token."""
@@ -43,7 +45,14 @@ class Lab:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """`jupyter lab` on loopback with its own token, settings, runtime folders and
     knowledge base (empty at the start of the session)."""
-    base = tmp_path_factory.mktemp("lab")
+    with start_lab(tmp_path_factory.mktemp("lab")) as running:
+        yield running
+
+
+@contextmanager
+def start_lab(base: Path) -> Iterator[Lab]:
+    """Run `jupyter lab` with everything of its own under the folder `base` (for
+    suites that need a lab apart from the session's, e.g. a knowledge base of payloads)."""
     root, settings = base / "notebooks", base / "settings"
     root.mkdir()
     notification = settings / "@jupyterlab" / "apputils-extension"
@@ -66,7 +75,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{url}/api/status?token={token}", process)
-        yield Lab(url, token, root, (base / "kb").resolve(), base / "runtime")
+        yield Lab(url, token, root, (base / "kb").resolve(), base / "runtime", settings)
     finally:
         process.terminate()
         try:
