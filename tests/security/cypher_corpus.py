@@ -71,7 +71,15 @@ BYPASSES = [
     "PROFILE RETURN 1; COPY (RETURN 1) TO '{sink}/p.csv'",
     "RETURN 1; BEGIN TRANSACTION; MATCH (n:Node) SET n.title = 'x'; COMMIT",
     "RETURN 1;/**/MATCH (n:Node) SET n.title='x'",
-    # -- strings and comments ------------------------------------------------------
+    # -- strings and comments (the issue's '//' trick, with files as the target) ----
+    "RETURN '//'; COPY (MATCH (n:Node) RETURN n.title) TO '{sink}/slash.csv'",
+    "RETURN '//'; EXPORT DATABASE '{sink}/slash-export'",
+    "RETURN '//'; LOAD FROM '/etc/passwd' (header=false, delim=':') RETURN *",
+    "RETURN '//'; CALL threads=1",
+    "RETURN '//'; LOAD EXTENSION '{sink}/slash.so'",
+    "RETURN '/*' AS a; COPY (MATCH (n:Node) RETURN n.title) TO '{sink}/star.csv'; RETURN '*/'",
+    "RETURN '/*' AS a; EXPORT DATABASE '{sink}/star-export'; RETURN '*/' AS b",
+    "RETURN \"//\"; COPY (RETURN 1) TO '{sink}/dq.csv'",
     "RETURN '//' ; MATCH (n:Node) SET n.title = 'x' //'",
     "RETURN '/*' ; MATCH (n:Node) SET n.title = 'x' /* '*/",
     'RETURN "//" AS a, 1 AS b SET',
