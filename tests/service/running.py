@@ -54,9 +54,7 @@ def service_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def start_service(
-    tmp: Path, *extra: str, settings: dict[str, str] | None = None
-) -> RunningService:
+def start_service(tmp: Path, *extra: str, settings: dict[str, str] | None = None) -> RunningService:
     """Start `nodespace serve` on `tmp/kb` and wait for its runtime file.
 
     `settings` adds or replaces `NODESPACE_*` variables of `service_env`.
