@@ -19,6 +19,8 @@ from tornado.iostream import StreamClosedError
 
 from ..errors import NodespaceError
 from ..service.api import METHODS, PREFIX
+from ..service.backlog import FEED_BEHIND, Backlog, behind_reason, changeset_seq
+from ..service.logs import RedactedLogs
 from .selection import KnowledgeBases
 from .supervisor import Supervisor
 
@@ -26,7 +28,7 @@ BASE = "nodespace"
 AUTH_RESOURCE = "nodespace"
 
 
-class _ServiceHandler(APIHandler):
+class _ServiceHandler(RedactedLogs, APIHandler):
     auth_resource = AUTH_RESOURCE
 
     def initialize(self, kbs: KnowledgeBases) -> None:
@@ -203,8 +205,13 @@ class AskHandler(_ServiceHandler):
         self.flush()
 
 
-class FeedHandler(websocket.WebSocketHandler, JupyterHandler):  # type: ignore[misc]
-    """Relays the service's change feed to the browser."""
+class FeedHandler(RedactedLogs, websocket.WebSocketHandler, JupyterHandler):  # type: ignore[misc]
+    """Relays the service's change feed to the browser.
+
+    A browser that stops reading is closed with FEED_BEHIND and the last seq
+    relayed to it, as the service closes its own clients (backlog.py); a close
+    of the service's side is passed on with its code and reason.
+    """
 
     auth_resource = AUTH_RESOURCE
 
@@ -212,6 +219,8 @@ class FeedHandler(websocket.WebSocketHandler, JupyterHandler):  # type: ignore[m
         self.kbs = kbs
         self.feeds = feeds  # the open feeds, closed when the knowledge base changes
         self.upstream: websocket.WebSocketClientConnection | None = None
+        self.backlog: Backlog | None = None
+        self.sent = 0  # seq of the newest change set relayed to the browser
 
     @ws_authenticated
     @authorized
@@ -235,23 +244,49 @@ class FeedHandler(websocket.WebSocketHandler, JupyterHandler):  # type: ignore[m
             self.close(1013, "service restarting")
             return
         self.feeds.add(self)
+        self.backlog = Backlog.from_settings(current.settings.service)
         since = self.get_query_argument("since", "")
+        self.sent = int(since) if since.isdigit() else 0
         url = info.url.replace("http", "ws", 1) + f"{PREFIX}/feed?since={since}"
         request = httpclient.HTTPRequest(url, headers={"Authorization": f"token {info.token}"})
         self.upstream = await websocket.websocket_connect(request, on_message_callback=self._relay)
 
     def _relay(self, message: str | bytes | None) -> None:
         if message is None:
-            self.close(1012, "the service restarted; reconnect with since=<last seq>")
+            self._upstream_closed()
+            return
+        if self.backlog is None or self.ws_connection is None:
+            return
+        if not self.backlog.admits(len(message)):
+            self._fall_behind()
             return
         with suppress(websocket.WebSocketClosedError):
-            self.write_message(message)
+            self.backlog.track(len(message), self.write_message(message))
+            self.sent = changeset_seq(message) or self.sent
+
+    def _upstream_closed(self) -> None:
+        code = self.upstream.close_code if self.upstream is not None else None
+        if code == FEED_BEHIND:  # this relay fell behind the service: the browser resumes
+            self.close(FEED_BEHIND, behind_reason(self.sent))
+        else:
+            self.close(1012, "the service restarted; reconnect with since=<last seq>")
+
+    def _fall_behind(self) -> None:
+        self.log.warning(
+            "nodespace: a browser's change feed fell behind after seq %d (%s); closing it",
+            self.sent, self.backlog.describe() if self.backlog else "",
+        )  # fmt: skip
+        self.backlog = None  # nothing more is relayed
+        if self.upstream is not None:
+            self.upstream.close()
+        self.close(FEED_BEHIND, behind_reason(self.sent))
 
     def on_message(self, message: str | bytes) -> None:
         """The feed is one-way; messages from the browser are ignored."""
 
     def on_close(self) -> None:
         self.feeds.discard(self)
+        self.backlog = None
         if self.upstream is not None:
             self.upstream.close()
 

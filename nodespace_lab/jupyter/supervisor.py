@@ -35,7 +35,7 @@ class Supervisor:
         self.kb_path = kb_path.expanduser().resolve()
         self.log = log
         self.on_ready = on_ready
-        settings = load_settings(self.kb_path)
+        settings = self.settings = load_settings(self.kb_path)
         self.runtime = runtime_file(self.kb_path, runtime_dir(settings.service.runtime_dir))
         self.process: subprocess.Popen[bytes] | None = None
         self.info: ServiceInfo | None = None
