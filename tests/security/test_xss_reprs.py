@@ -13,6 +13,7 @@ import ast
 import datetime as dt
 import html
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -397,3 +398,95 @@ def test_a_code_block_holds_any_code() -> None:
         body = re.sub(r"^<pre><code[^>]*>|</code></pre>\n$", "", shown)
         # Markdown reads a CR as a line ending, like a newline.
         assert html.unescape(body) == code.replace("\r", "\n") + "\n"
+
+
+# --- The reprs in a real JupyterLab (where the hole was) -----------------------
+
+_LAB_CELLS = [
+    """\
+import json
+import nodespace_lab as ns
+from IPython.display import display
+from nodespace_lab.ai.ask import Answer, Citation, Source
+from nodespace_lab.ai.queries import QueryDraft
+from nodespace_lab.ai.tasks import TaskDraft
+payloads = json.load(open("payloads.json"))
+lines = [" ".join(p.splitlines()) for p in payloads]
+kb = ns.connect()""",
+    """\
+display(*[
+    Answer(p, f"{p} [1]", [Citation(1, "n1", f"Meeting {p}")],
+           [Source(1, "n1", p, "text", p, "search")], [p])
+    for p in payloads
+])""",
+    """\
+display(*[
+    TaskDraft(sentence=p, title=line, tags=[line], links=[("n1", line)], sources={"title": p})
+    for p, line in zip(payloads, lines)
+])""",
+    'display(*[QueryDraft(p, "cypher", cypher=p, sources={p: p}) for p in payloads])',
+    'display(*[kb.create("text", f"Meeting {line}", p) for p, line in zip(payloads, lines)])',
+    'print("all shown")',
+]
+
+
+def test_the_reprs_are_inert_in_a_real_jupyterlab(
+    chromium: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Trusted outputs of a notebook run in JupyterLab (no sanitiser of JupyterLab's own,
+    MathJax typesetting on): hovered and clicked, the canary never fires."""
+    import json
+
+    import nbformat
+
+    from ..browser.conftest import start_lab
+    from ..browser.sidebar_helpers import run_all_cells
+
+    with start_lab(tmp_path_factory.mktemp("xss-repr-lab")) as lab:
+        (lab.root / "payloads.json").write_text(json.dumps(PAYLOADS))
+        # Every output in the page at once (by default JupyterLab renders only cells
+        # near the viewport, and at most 50 outputs of a cell).
+        assert lab.settings_dir is not None
+        tracker = lab.settings_dir / "@jupyterlab" / "notebook-extension"
+        tracker.mkdir(parents=True, exist_ok=True)
+        (tracker / "tracker.jupyterlab-settings").write_text(
+            json.dumps({"windowingMode": "none", "maxNumberOutputs": 1000})
+        )
+        notebook = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]
+        notebook.cells = [nbformat.v4.new_code_cell(cell) for cell in _LAB_CELLS]  # type: ignore[no-untyped-call]
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+        nbformat.write(notebook, lab.root / "reprs.ipynb")  # type: ignore[no-untyped-call]
+
+        context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+        hits: list[str] = []
+        context.expose_binding("__nsReport", lambda _source, ident: hits.append(str(ident)))
+        context.add_init_script(CANARY_JS)
+        try:
+            page = context.new_page()
+            page.goto(lab.page_url("reprs.ipynb"))
+            run_all_cells(page)
+            done = page.locator(".jp-OutputArea-output", has_text="all shown")
+            deadline = time.monotonic() + 120
+            while not hits and not done.count() and time.monotonic() < deadline:
+                page.wait_for_timeout(200)
+            page.wait_for_timeout(1000)  # image errors, MathJax, autofocus
+            assert sorted(set(hits)) == [], "the canary fired"
+            assert done.count() == 1, "the last cell did not run"
+            outputs = page.locator(".jp-OutputArea-output[data-mime-type='text/html']")
+            shown = outputs.evaluate_all("(els) => els.map((el) => el.innerHTML)")
+            assert len(shown) >= 4 * len(PAYLOADS), f"only {len(shown)} HTML outputs"
+            assert (
+                page.locator(".jp-OutputArea-output[data-mime-type='text/markdown']").count() == 0
+            )
+            assert page.locator(".jp-OutputArea-output[data-mime-type$='error']").count() == 0
+            for html_output in shown:
+                # MathJax's own markup (typeset `$...$` of a payload) is JupyterLab's, not ours.
+                ours = re.sub(r"<mjx-container.*?</mjx-container>", "", html_output, flags=re.S)
+                assert unsafe_markup(ours) == [], html_output
+            for link in page.locator(".jp-OutputArea-output a").all():
+                link.hover()
+                href = link.get_attribute("href")  # None: a relative link, dropped
+                assert href is None or re.match(r"^(https?://|mailto:)", href), href
+            assert sorted(set(hits) | set(fired(page))) == [], "the canary fired"
+        finally:
+            context.close()
