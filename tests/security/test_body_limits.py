@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import select
 import socket
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -20,12 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-import psutil
 import pytest
 
 from nodespace_lab.service.api import PREFIX
 
-from ..service.running import RunningService, start_service
+from ..service.running import PeakRSS, RunningService, start_service
 
 MB = 1024 * 1024
 CHUNK = b"x" * (256 * 1024)
@@ -114,33 +112,13 @@ def _answer(received: bytes, sent: int, seconds: float) -> Answer:
     return Answer(int(head.split()[1]), body, sent, seconds)
 
 
-class _PeakRSS:
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.start = self.peak = self.process.memory_info().rss
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._done.wait(0.02):
-            self.peak = max(self.peak, self.process.memory_info().rss)
-
-    def __enter__(self) -> _PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join(5)
-
-
 @pytest.mark.parametrize("token", [None, "not-the-token"])
 def test_unauthenticated_uploads_are_refused_before_their_body_is_read(
     service: RunningService, token: str | None
 ) -> None:
     route = f"{PREFIX}/kb/create"
     seq = service.client().seq
-    with _PeakRSS(service.info.pid) as rss, ThreadPoolExecutor(5) as pool:
+    with PeakRSS(service.info.pid) as rss, ThreadPoolExecutor(5) as pool:
         answers = list(pool.map(lambda _: _post(service, route, 100 * MB, token), range(5)))
     growth = (rss.peak - rss.start) / MB
     taken = max(a.sent for a in answers) / MB

@@ -6,9 +6,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from nodespace_lab.service.client import RemoteKnowledgeBase
 from nodespace_lab.service.runtime import ServiceInfo, read_info, runtime_file
@@ -79,3 +82,25 @@ def start_service(tmp: Path, *extra: str, settings: dict[str, str] | None = None
         time.sleep(0.05)
     process.kill()
     raise AssertionError("the service wrote no runtime file within 60 s")
+
+
+class PeakRSS:
+    """The largest resident size of a process, sampled every 20 ms on a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.start = self.peak = self.process.memory_info().rss
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.02):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(5)

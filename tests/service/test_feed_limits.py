@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ from nodespace_lab.graph import ChangeSet
 from nodespace_lab.service.api import PREFIX
 
 from ..processes import run_in_own_loop
-from .running import RunningService, start_service
+from .running import PeakRSS, RunningService, start_service
 
 MB = 1024 * 1024
 FEED_BEHIND = 4002
@@ -67,28 +66,6 @@ def _log_text(service: RunningService) -> str:
 
 def _behind_count(service: RunningService) -> int:
     return _log_text(service).count("fell behind")
-
-
-class _PeakRSS:
-    """The largest resident size of a process, sampled every 20 ms on a thread."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.peak = self.process.memory_info().rss
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._done.wait(0.02):
-            self.peak = max(self.peak, self.process.memory_info().rss)
-
-    def __enter__(self) -> _PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join(5)
 
 
 async def _connect(service: RunningService, since: int | None = None) -> WebSocketClientConnection:
@@ -168,7 +145,7 @@ def _peak_growth(tmp: Path, stalled: bool) -> tuple[int, list[list[int]]]:
         sockets = [await _connect(running) for _ in range(FEEDS)]
         readers = [] if stalled else [asyncio.ensure_future(_drain(s)) for s in sockets]
         before = _rss(running)
-        with _PeakRSS(running.info.pid) as rss:
+        with PeakRSS(running.info.pid) as rss:
             await loop.run_in_executor(None, _burst(running, UPDATES))
         print(f"\n{'stalled' if stalled else 'reading'}: +{(rss.peak - before) / MB:.0f} MB")
         for reader in readers:
