@@ -194,6 +194,11 @@ def _parse_env(settings: Settings, section_name: str, name: str, raw: str, key: 
             return int(raw)
         except ValueError:
             raise ConfigError(f"{key}={raw!r} is not an integer; {_allowed(parameter)}.") from None
+    if isinstance(parameter, param.Number):  # after Integer, which is a Number too
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{key}={raw!r} is not a number; {_allowed(parameter)}.") from None
     return raw
 
 

@@ -494,6 +494,9 @@ def serve(
     on_ready: Callable[[ServiceInfo, Path], None] | None = None,
 ) -> None:
     """Run the service of the knowledge base at `path` until SIGINT or SIGTERM."""
+    # Everything this process creates (index sidecars, logs, exports, the runtime
+    # file) holds private notes: readable by the owner only, whatever the parent's umask.
+    os.umask(0o077)
     kb = KnowledgeBase(path)
     settings = kb.settings.service
     host = host or settings.host

@@ -125,8 +125,12 @@ def test_env_values_are_parsed_by_type(tmp_path: Path) -> None:
             "NODESPACE_SERVICE_PORT": "8765",
             "NODESPACE_AI_MODEL_PATH": "/models/gemma.gguf",
             "NODESPACE_LOGGING_LEVEL": "DEBUG",
+            "NODESPACE_AI_TIMEOUT_S": "12.5",
+            "NODESPACE_SERVICE_TRANSACTION_TIMEOUT_S": "90",
         },
     )
+    assert settings.ai.timeout_s == 12.5
+    assert settings.service.transaction_timeout_s == 90.0
     assert settings.security.allow_cypher_writes is True
     assert settings.service.port == 8765
     assert settings.ai.model_path == "/models/gemma.gguf"
@@ -197,6 +201,12 @@ def test_bad_integer_in_environment(tmp_path: Path) -> None:
     assert_config_error(
         caught.value, "NODESPACE_STORAGE_BUFFER_POOL_MB", "'12.5'", "not an integer", "16 to 262144"
     )
+
+
+def test_bad_number_in_environment(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, env={"NODESPACE_AI_TIMEOUT_S": "soon"})
+    assert_config_error(caught.value, "NODESPACE_AI_TIMEOUT_S", "'soon'", "not a number")
 
 
 def test_out_of_bounds_in_project_file(tmp_path: Path) -> None:

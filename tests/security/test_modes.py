@@ -24,6 +24,7 @@ from nodespace_lab.graph.engine import DB_FILE
 from nodespace_lab.nodes.doctor import doctor, permission_problems
 from tests.conftest import KBFactory
 from tests.security.local_user import READ_EACH, LocalUser, attacker, shared_root
+from tests.service.running import start_service
 
 __all__ = ["attacker", "shared_root"]  # fixtures, found by name
 
@@ -191,3 +192,24 @@ def test_doctor_command_exit_codes_for_loose_modes(
     assert fixed.exit_code == 0, fixed.output
     assert "repaired:" in fixed.output
     _private(_modes(folder), folder)
+
+
+def test_the_service_creates_private_files_whatever_umask_it_inherits(tmp_path: Path) -> None:
+    # A Jupyter server usually runs with umask 022; the service it starts must not
+    # make 0644 files even inside the 0700 folder (the folder may be opened up later).
+    previous = os.umask(0o022)
+    try:
+        service = start_service(tmp_path)
+    finally:
+        os.umask(previous)
+    try:
+        with service.client() as client:
+            for i in range(20):
+                client.create("text", f"Board notes {i}", SECRET)
+            assert client.search("merger")
+        files = [p for p in _tree(service.kb_path) if p.is_file() and not p.is_symlink()]
+        assert any(p.suffix == ".wal" for p in files), files
+        loose = {str(p): oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+        assert all(mode == "0o600" for mode in loose.values()), loose
+    finally:
+        assert service.stop() == 0
