@@ -8,7 +8,7 @@ import pytest
 
 from nodespace_lab import KnowledgeBase
 from nodespace_lab.errors import ValidationError
-from nodespace_lab.kb import FULLTEXT_DIR
+from nodespace_lab.kb.embedded import FULLTEXT_DIR
 from nodespace_lab.search import FullTextIndex
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from nodespace_lab import KnowledgeBase
 from nodespace_lab.ai.embed import Embedder, chunks, load_embedder
-from nodespace_lab.kb import SYNC_NODES, VECTORS_DIR, _SearchSource
+from nodespace_lab.kb.embedded import SYNC_NODES, VECTORS_DIR, _SearchSource
 from nodespace_lab.search.vectors import VectorIndex, VectorStore
 from tests.benchmarks.vectors import clustered_vectors
 

@@ -13,28 +13,30 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from .ai.methods import KnowledgeBaseAI
-from .config import Settings, load_settings
-from .config.private import keep_private, make_private_kb_folder
-from .entities.find import store_lookup
-from .entities.methods import KnowledgeBaseEntities
-from .entities.search import IndexedFields
-from .errors import ModelUnavailable, NotFound, QueryError, StorageError
-from .graph import ChangeSet, GraphStore, Op, open_store
-from .graph.cypher import check_query
-from .graph.engine import DB_FILE
-from .live import Dependencies, LiveQuery, LiveRegistry, follow
-from .nodes import bulk, tree, undo
-from .nodes.links import normalise
-from .nodes.model import PUBLIC_COLUMNS, Node, nodes_from_rows
-from .nodes.query import Find, kinds_tuple
-from .nodes.validate import check_date
-from .nodes.writer import NodeWriter
-from .search.fulltext import FullTextIndex, SearchDoc, SearchHit
-from .search.hybrid import check_mode
+from ..ai.methods import KnowledgeBaseAI
+from ..config import Settings, load_settings
+from ..config.private import keep_private, make_private_kb_folder
+from ..entities.find import store_lookup
+from ..entities.methods import KnowledgeBaseEntities
+from ..entities.search import IndexedFields
+from ..errors import ModelUnavailable, NotFound, QueryError, StorageError
+from ..graph import ChangeSet, GraphStore, Op, open_store
+from ..graph.cypher import check_query
+from ..graph.engine import DB_FILE
+from ..live import Dependencies, LiveQuery, LiveRegistry, follow
+from ..nodes import bulk, tree, undo
+from ..nodes.links import normalise
+from ..nodes.model import PUBLIC_COLUMNS, Node, nodes_from_rows
+from ..nodes.query import Find, kinds_tuple
+from ..nodes.validate import check_date
+from ..nodes.writer import NodeWriter
+from ..search.fulltext import FullTextIndex, SearchDoc, SearchHit
+from ..search.hybrid import check_mode
+from .facets import OPERATIONS, KnowledgeBaseAPI
+from .gate import OperationGate, gated
 
 if TYPE_CHECKING:
-    from .search.vectors import VectorIndex, VectorStatus, VectorWorker
+    from ..search.vectors import VectorIndex, VectorStatus, VectorWorker
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +58,12 @@ _vector_indexes: dict[Path, tuple[VectorIndex, int]] = {}
 _vectors_lock = threading.Lock()
 
 
+@gated(OPERATIONS)
 class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
     """A knowledge base folder: graph database plus its derived indexes.
 
-    Use it as a context manager, or call `close()` when done.
+    Use it as a context manager, or call `close()` when done. Every operation
+    of the table (`kb/facets.py`) runs through `self.gate` (see `kb/gate.py`).
     """
 
     def __init__(
@@ -69,6 +73,7 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
         settings: Settings | None = None,
         create: bool = True,
     ) -> None:
+        self.gate = OperationGate("embedded")
         self.path = Path(path).expanduser().resolve()
         self.settings = settings if settings is not None else load_settings(self.path)
         self._prepare_folder(create)
@@ -501,7 +506,7 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
     def _hybrid(
         self, text: str, filters: dict[str, Any], limit: int, offset: int
     ) -> list[SearchHit]:
-        from .search.hybrid import fuse
+        from ..search.hybrid import fuse
 
         depth = max(2 * (limit + offset), 50)
         text_hits = self._fulltext.search(text, limit=depth, **filters)
@@ -511,8 +516,8 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
     def _semantic(
         self, text: str, filters: dict[str, Any], limit: int, offset: int
     ) -> list[SearchHit]:
-        from .ai.embed import chunk_body, chunks, fresh_text
-        from .search.hybrid import query_terms, semantic_hit
+        from ..ai.embed import chunk_body, chunks, fresh_text
+        from ..search.hybrid import query_terms, semantic_hit
 
         index = self._vector_index()
         self._sync_vectors(index)
@@ -603,7 +608,7 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
             return self._vectors
 
     def _start_vector_worker(self, index: VectorIndex) -> None:
-        from .search.vectors import VectorWorker
+        from ..search.vectors import VectorWorker
 
         worker = VectorWorker(index, lambda: _SearchSource(self))
         self._vector_unsubscribe = self.subscribe(lambda _change: worker.poke())
@@ -638,7 +643,7 @@ def _as_list(value: str | Sequence[str] | None) -> list[str]:
 
 
 def _check_query(text: str, limit: int, offset: int) -> None:
-    from .search.fulltext import _check_page, _check_text
+    from ..search.fulltext import _check_page, _check_text
 
     _check_text(text)
     _check_page(limit, offset)
@@ -752,8 +757,8 @@ def _release_fulltext(path: Path) -> None:
 def _acquire_vectors(path: Path, settings: Settings) -> VectorIndex:
     """The vector index of the folder `path`, opened by its first user (loads the model)."""
     try:
-        from .ai.embed import load_embedder
-        from .search.vectors import VectorIndex
+        from ..ai.embed import load_embedder
+        from ..search.vectors import VectorIndex
     except ImportError as exc:  # numpy missing: the AI extra is not installed
         raise ModelUnavailable(
             f"Semantic search needs the AI extra ({exc}); install it: pip install "
@@ -787,3 +792,9 @@ def open_kb(path: str | Path, **kwargs: Any) -> KnowledgeBase:
 
 
 __all__ = ["KnowledgeBase", "open_kb"]
+
+
+if TYPE_CHECKING:
+
+    def _conforms(kb: KnowledgeBase) -> KnowledgeBaseAPI:
+        return kb  # mypy: the embedded facade implements the whole operation table
