@@ -6,6 +6,8 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { CallOperation } from './operations';
+
 /** A node, as `{"$type": "node"}` values carry it (dates as ISO strings). */
 export interface INode {
   id: string;
@@ -221,7 +223,7 @@ export class NodeSpaceApi {
    * arguments by name (`call('update', [id], {title: 'x'})`).
    */
   async call<T>(
-    method: string,
+    method: CallOperation,
     args: unknown[] = [],
     kwargs: Record<string, unknown> = {}
   ): Promise<IAnswer<T>> {

@@ -93,6 +93,10 @@ class CancelToken:
         """True once `cancel()` was called."""
         return self._event.is_set()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until `cancel()` is called or `timeout` passes; True when cancelled."""
+        return self._event.wait(timeout)
+
 
 class Backend(ABC):
     """A loaded (or loadable) model. Not thread-safe: callers serialise calls."""

@@ -6,12 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
+import secrets
+import threading
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .. import errors
 from ..ai.ask import Answer, Citation, Source
+from ..ai.backend import CancelToken
 from ..ai.queries import QueryDraft
 from ..ai.tasks import TaskDraft
 from .api import PREFIX
@@ -33,18 +37,26 @@ class RemoteAI:
         save: bool = True,
         limit: int | None = None,
         on_piece: Callable[[str], None] | None = None,
+        cancel: CancelToken | None = None,
     ) -> Answer:
-        """Ask the service's model; pieces of the answer go to `on_piece` as they come."""
-        body = {"question": question, "conversation": conversation, "save": save, "limit": limit}
+        """Ask the service's model; pieces of the answer go to `on_piece` as they come.
+
+        `cancel.cancel()` (from any thread) stops the model; the answer then ends
+        with `finish_reason == "cancelled"` and is not saved, as in-process.
+        """
+        ask_id = secrets.token_urlsafe(12)
+        body = {"question": question, "conversation": conversation, "save": save,
+                "limit": limit, "ask_id": ask_id}  # fmt: skip
         answer: dict[str, Any] | None = None
-        for line in self._stream(f"{PREFIX}/ai/ask", body):
-            if "piece" in line and on_piece is not None:
-                on_piece(line["piece"])
-            elif "error" in line:
-                raise _error(line)
-            elif "answer" in line:
-                answer = line["answer"]
-                self._wait_for_feeds(int(line.get("seq", 0)))
+        with self._cancelling(ask_id, cancel):
+            for line in self._stream(f"{PREFIX}/ai/ask", body):
+                if "piece" in line and on_piece is not None:
+                    on_piece(line["piece"])
+                elif "error" in line:
+                    raise _error(line)
+                elif "answer" in line:
+                    answer = line["answer"]
+                    self._wait_for_feeds(int(line.get("seq", 0)))
         if answer is None:
             raise errors.ServiceUnavailable(
                 f"The service of {self.path} stopped answering in the middle of ask()."
@@ -86,6 +98,34 @@ class RemoteAI:
             raise _error(data)
         result: dict[str, Any] = data["result"]
         return result
+
+    @contextmanager
+    def _cancelling(self, ask_id: str, cancel: CancelToken | None) -> Iterator[None]:
+        """While inside, a `cancel()` of the token asks the service to stop `ask_id`."""
+        if cancel is None:
+            yield
+            return
+        done = threading.Event()
+
+        def watch() -> None:
+            # Poll both: the token has no callback, and the watcher must end with the answer.
+            # Until the service has registered the ask, the cancel finds nothing: repeat.
+            while not done.is_set():
+                if (
+                    cancel.wait(0.05)
+                    and self._request(f"{PREFIX}/ai/cancel", {"ask_id": ask_id})["result"]
+                ):
+                    return
+                if cancel.cancelled:
+                    done.wait(0.05)
+
+        watcher = threading.Thread(target=watch, name="nodespace-ask-cancel", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            done.set()
+            watcher.join()
 
     # -- transport ------------------------------------------------------------
 

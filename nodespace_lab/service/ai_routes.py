@@ -44,8 +44,23 @@ def _today(body: dict[str, Any]) -> dt.date | None:
 class AskHandler(_Authenticated):
     cancel: CancelToken | None = None
 
+    def initialize(self, service: Service, asks: dict[str, CancelToken] | None = None) -> None:
+        super().initialize(service)
+        self.asks = {} if asks is None else asks  # `routes` shares one dict between both
+
     async def post(self) -> None:
         body = _body(self)
+        self.cancel = CancelToken()
+        ask_id = body.get("ask_id")
+        if isinstance(ask_id, str) and ask_id:
+            self.asks[ask_id] = self.cancel  # `POST ai/cancel` with this id stops it
+        try:
+            await self._answer(body)
+        finally:
+            if isinstance(ask_id, str):
+                self.asks.pop(ask_id, None)
+
+    async def _answer(self, body: dict[str, Any]) -> None:
         kb = self.service.kb
         question = str(body.get("question") or "")
         conversation = body.get("conversation")
@@ -60,7 +75,6 @@ class AskHandler(_Authenticated):
             lambda: asking.prepare(kb, question, limit=limit, conversation=conversation),
         )
         self.set_header("Content-Type", "application/x-ndjson")
-        self.cancel = CancelToken()
         pieces: asyncio.Queue[str | None] = asyncio.Queue()
         generation = loop.run_in_executor(executor, self._generate, model, prepared, loop, pieces)
         while (piece := await pieces.get()) is not None:
@@ -120,6 +134,20 @@ class AskHandler(_Authenticated):
             self.cancel.cancel()  # the reader left: stop generating
 
 
+class CancelAskHandler(_Authenticated):
+    """Stop the answer started with this `ask_id`; it ends with finish_reason "cancelled"."""
+
+    def initialize(self, service: Service, asks: dict[str, CancelToken] | None = None) -> None:
+        super().initialize(service)
+        self.asks = {} if asks is None else asks  # `routes` shares one dict between both
+
+    async def post(self) -> None:
+        token = self.asks.get(str(_body(self).get("ask_id") or ""))
+        if token is not None:
+            token.cancel()
+        self.write_json({"result": token is not None})
+
+
 class DraftTaskHandler(_Authenticated):
     async def post(self) -> None:
         body = _body(self)
@@ -167,8 +195,10 @@ class StatusHandler(_Authenticated):
 def routes(service: Service) -> list[tuple[str, type, dict[str, Any]]]:
     """The AI routes."""
     options = {"service": service}
+    asking_options = {**options, "asks": {}}  # answers in progress by ask_id
     return [
-        (rf"{PREFIX}/ai/ask", AskHandler, options),
+        (rf"{PREFIX}/ai/ask", AskHandler, asking_options),
+        (rf"{PREFIX}/ai/cancel", CancelAskHandler, asking_options),
         (rf"{PREFIX}/ai/draft_task", DraftTaskHandler, options),
         (rf"{PREFIX}/ai/draft_query", DraftQueryHandler, options),
         (rf"{PREFIX}/ai/status", StatusHandler, options),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from nodespace_lab.ai.ask import Prepared, Source, check_citations, finish
+from nodespace_lab.ai.backend import CancelToken
 from nodespace_lab.errors import ModelUnavailable, ValidationError
 from nodespace_lab.kb import KnowledgeBase
 
@@ -110,3 +111,24 @@ def test_a_cancelled_answer_is_not_stored(kb: KnowledgeBase, notes: dict[str, st
     stopped = finish(kb, prepared, "Every 300 [1", finish_reason="cancelled")
     assert stopped.chat_id is None and stopped.finish_reason == "cancelled"
     assert kb.find("chat").all() == []
+
+
+def test_ask_stops_when_its_cancel_token_is_cancelled(
+    kb: KnowledgeBase, notes: dict[str, str]
+) -> None:
+    # The same call on both transports: through the service the token's cancel()
+    # reaches the model with `POST ai/cancel`, and the stream ends as in-process.
+    cancel = CancelToken()
+    pieces: list[str] = []
+
+    def on_piece(piece: str) -> None:
+        pieces.append(piece)
+        cancel.cancel()  # stop after the first piece
+
+    answer = kb.ask("How often should I feed my sourdough starter?", on_piece=on_piece,
+                    cancel=cancel)  # fmt: skip
+    assert answer.finish_reason == "cancelled"
+    assert answer.chat_id is None and kb.find("chat").all() == []
+    whole: list[str] = []
+    kb.ask("How often should I feed my sourdough starter?", save=False, on_piece=whole.append)
+    assert 1 <= len(pieces) < len(whole)  # it stopped early
