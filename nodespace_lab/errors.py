@@ -31,6 +31,10 @@ class ConflictError(NodespaceError):
     """An optimistic-concurrency check failed: someone else changed the node."""
 
 
+class BodyTooLarge(ValidationError):
+    """A request body over the service's limit (`service.max_body_mb` or `max_import_mb`)."""
+
+
 class HierarchyError(ValidationError):
     """A move or create would break the tree (cycle, missing parent)."""
 
@@ -60,6 +64,7 @@ class ServiceUnavailable(NodespaceError):
 
 
 __all__ = [
+    "BodyTooLarge",
     "ConfigError",
     "ConflictError",
     "DatabaseLocked",

@@ -64,6 +64,7 @@ def test_version_is_a_string() -> None:
 
 def test_every_error_is_in_one_tree() -> None:
     assert set(errors.__all__) == {
+        "BodyTooLarge",
         "ConfigError",
         "ConflictError",
         "DatabaseLocked",

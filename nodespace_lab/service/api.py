@@ -30,6 +30,8 @@ WRITES = (
     "recalculate",
 )  # fmt: skip
 METHODS = READS + WRITES
+# Imports carry whole DataFrames: their bodies have their own, larger, limit.
+IMPORTS = frozenset({"import_nodes"})
 # Properties of KnowledgeBase, read with a call like the methods.
 PROPERTIES = frozenset({"seq", "engine"})
 
@@ -75,6 +77,15 @@ def _ai_paths() -> dict[str, Any]:
     }
 
 
+def too_large(size: int, limit: int, setting: str) -> str:
+    """The message of a body of `size` bytes over `limit` bytes (`setting`: max_body_mb ...)."""
+    return (
+        f"Request body of {size} bytes is over the service's limit of {limit / 2**20:g} MB "
+        f"({limit} bytes); send less, or raise service.{setting} "
+        f"(NODESPACE_SERVICE_{setting.upper()})."
+    )
+
+
 def method_route(name: str) -> str:
     """The route of one method."""
     return f"{PREFIX}/kb/{name}"
@@ -85,7 +96,8 @@ def openapi(kb_class: type) -> dict[str, Any]:
     paths: dict[str, Any] = {
         f"{PREFIX}/info": {
             "get": {
-                "summary": "Protocol version, knowledge base path and newest sequence number.",
+                "summary": "Protocol version, knowledge base path, newest sequence number and "
+                "the body limits in bytes (max_body_bytes, max_import_bytes).",
                 "responses": {"200": {"description": "service information"}},
             }
         },

@@ -29,7 +29,7 @@ from ..nodes.model import Node
 from ..nodes.query import Find, kinds_tuple
 from ..search.fulltext import SearchHit
 from .ai_client import RemoteAI
-from .api import PREFIX, WRITES, method_route
+from .api import IMPORTS, PREFIX, WRITES, method_route, too_large
 from .backlog import FEED_BEHIND
 from .codec import decode, encode
 from .entities_client import RemoteEntities
@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 TX_HEADER = "X-Nodespace-Transaction"
 RETRY_S, MAX_RETRY_S = 0.5, 5.0  # feed reconnection back-off
+# The smallest body limit the service allows (service.max_body_mb >= 1): bodies up to
+# this size never need the service's limits.
+SMALLEST_LIMIT = 2**20
 _ERRORS: dict[str, type[errors.NodespaceError]] = {
     name: getattr(errors, name) for name in errors.__all__
 }
@@ -56,6 +59,7 @@ class RemoteKnowledgeBase(RemoteAI, RemoteEntities):
         self._live: LiveRegistry | None = None
         self._feeds: list[_Feed] = []
         self._closed = False
+        self._limits: dict[str, int] | None = None  # the service's body limits, from /info
 
     # -- transport -------------------------------------------------------
 
@@ -76,7 +80,8 @@ class RemoteKnowledgeBase(RemoteAI, RemoteEntities):
         tx = getattr(self._local, "tx", None)
         if tx is not None:
             headers[TX_HEADER] = tx
-        payload = json.dumps(body)
+        payload = json.dumps(body).encode()
+        self._check_size(route, len(payload))
         for attempt in (1, 2):  # a kept-alive connection the server closed: once more
             connection = self._connection()
             try:
@@ -97,6 +102,38 @@ class RemoteKnowledgeBase(RemoteAI, RemoteEntities):
             error = _ERRORS.get(answer.get("error", ""), errors.ServiceUnavailable)
             raise error(answer.get("message", f"HTTP {response.status}"))
         return answer
+
+    def _check_size(self, route: str, size: int) -> None:
+        """BodyTooLarge before sending a body over the service's limit.
+
+        The service refuses it with 413 before reading it, but it also closes the
+        connection, so the client would see only "connection reset".
+        """
+        if size <= SMALLEST_LIMIT:
+            return
+        if self._limits is None:
+            self._limits = self._fetch_limits()
+        is_import = route in {method_route(name) for name in IMPORTS}
+        setting = "max_import_mb" if is_import else "max_body_mb"
+        limit = self._limits.get("max_import_bytes" if is_import else "max_body_bytes")
+        if limit is not None and size > limit:
+            raise errors.BodyTooLarge(too_large(size, limit, setting))
+
+    def _fetch_limits(self) -> dict[str, int]:
+        """The body limits `/info` advertises (none from a service that does not)."""
+        connection = http.client.HTTPConnection(self._host, self._port, timeout=60)
+        try:
+            connection.request("GET", f"{PREFIX}/info", headers=self._auth())
+            response = connection.getresponse()
+            info = json.loads(response.read() or b"{}") if response.status == 200 else {}
+        except (ConnectionError, http.client.HTTPException):
+            info = {}  # sent anyway: the service still refuses what is too large
+        finally:
+            connection.close()
+        return {k: int(v) for k, v in info.items() if k in ("max_body_bytes", "max_import_bytes")}
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.info.token}"}
 
     def _call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
         # `method` is positional-only: entity fields such as `name` travel in kwargs.

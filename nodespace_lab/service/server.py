@@ -41,6 +41,7 @@ import tornado.web
 import tornado.websocket
 
 from ..errors import (
+    BodyTooLarge,
     ConflictError,
     ModelUnavailable,
     NodespaceError,
@@ -51,7 +52,7 @@ from ..errors import (
 )
 from ..graph import ChangeSet
 from ..kb import KnowledgeBase
-from .api import METHODS, PREFIX, PROPERTIES, PROTOCOL_VERSION, openapi
+from .api import IMPORTS, METHODS, PREFIX, PROPERTIES, PROTOCOL_VERSION, openapi, too_large
 from .backlog import FEED_BEHIND, MB, Backlog, behind_reason
 from .codec import decode, encode
 from .logs import RedactedLogs, log_request
@@ -64,10 +65,6 @@ ENV_PARENT = "NODESPACE_PARENT_PID"  # set by the Jupyter server extension
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 STALL_S = 10.0  # a replaying feed client that reads nothing for this long fell behind
 REPLAY_BATCH = 8  # change sets read from the log at a time when a feed catches up (each may be MBs)
-
-
-class BodyTooLarge(ValidationError):
-    """A request body over the service's limit (answered with 413)."""
 
 
 _STATUS = {
@@ -225,13 +222,7 @@ class _Authenticated(RedactedLogs, tornado.web.RequestHandler):
         return int(self.service.kb.settings.service.max_body_mb * MB)
 
     def _too_large(self, size: int) -> BodyTooLarge:
-        setting = self._limit_setting()
-        limit_mb = self._limit / MB
-        return BodyTooLarge(
-            f"Request body of {size} bytes is over the service's limit of {limit_mb:g} MB "
-            f"({self._limit} bytes); send less, or raise service.{setting} "
-            f"(NODESPACE_SERVICE_{setting.upper()})."
-        )
+        return BodyTooLarge(too_large(size, self._limit, self._limit_setting()))
 
     def _limit_setting(self) -> str:
         return "max_body_mb"
@@ -289,8 +280,17 @@ def check_token(handler: tornado.web.RequestHandler, token: str) -> None:
 class InfoHandler(_Authenticated):
     async def get(self) -> None:
         seq = await self.service.run(lambda: self.service.kb.seq)
+        limits = self.service.kb.settings.service
         self.write_json(
-            {"protocol": PROTOCOL_VERSION, "path": str(self.service.kb.path), "seq": seq}
+            {
+                "protocol": PROTOCOL_VERSION,
+                "path": str(self.service.kb.path),
+                "seq": seq,
+                # A client checks its body against these before sending: tornado closes
+                # the connection on an oversize body before the client reads the 413.
+                "max_body_bytes": int(limits.max_body_mb * MB),
+                "max_import_bytes": int(limits.max_import_mb * MB),
+            }
         )
 
 
@@ -300,8 +300,7 @@ class OpenAPIHandler(_Authenticated):
 
 
 class CallHandler(_Authenticated):
-    # Imports carry whole DataFrames: they get their own, larger, limit.
-    IMPORTS = frozenset({"import_nodes"})
+    IMPORTS = IMPORTS
 
     def _is_import(self) -> bool:
         return bool(self.path_args) and self.path_args[0] in self.IMPORTS

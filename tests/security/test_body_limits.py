@@ -146,7 +146,7 @@ def test_an_oversize_body_gets_413_naming_the_limit_and_the_setting(
     answer = _post(service, f"{PREFIX}/kb/create", 9 * MB, service.info.token, chunked=chunked)
     assert answer.status == 413
     error = answer.json()
-    assert error["error"] == "ValidationError"
+    assert error["error"] == "BodyTooLarge"  # errors.BodyTooLarge, a ValidationError
     assert "8 MB" in error["message"] and "service.max_body_mb" in error["message"]
     assert "NODESPACE_SERVICE_MAX_BODY_MB" in error["message"]
     assert service.client().seq == seq
