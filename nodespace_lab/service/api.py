@@ -1,39 +1,31 @@
-"""What the service offers: the KnowledgeBase methods callable over HTTP, and its OpenAPI.
+"""What the service offers: the operations of the table over HTTP, and its OpenAPI.
 
-One route per method, `POST /api/v1/kb/<method>` with the keyword arguments as
-a JSON object, so the API a notebook uses embedded is the API it uses over the
-service, and the browser sees the same. Methods that take Python callables
-(subscribe, follow, live) are not here: the change feed is a websocket, and
-the client builds live queries on it.
+One route per operation of transport `call` (see nodespace_lab/kb/facets.py),
+`POST /api/v1/kb/<name>` with the keyword arguments as a JSON object, so the API
+a notebook uses embedded is the API it uses over the service, and the browser
+sees the same. Operations that take Python callables (subscribe, follow, live)
+ride the websocket feed; the AI ones have their own streaming routes; the
+client builds query builders and transactions from the others.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
 from typing import Any
+
+from ..kb.facets import OPERATIONS
 
 PROTOCOL_VERSION = 1
 PREFIX = "/api/v1"
 
-READS = (
-    "get", "exists", "children", "child_counts", "subtree", "ancestors", "backlinks", "links",
-    "tags", "members", "collections", "search", "changes", "seq", "cypher", "engine",
-    "open_tasks", "schema", "schemas", "entity_values", "find_frame", "check_calculated",
-)  # fmt: skip
-# `define_file` is not here: the client reads the file (the service may run in another
-# folder) and sends its kinds to `define` inside one transaction.
-WRITES = (
-    "create", "update", "move", "delete", "restore", "purge", "tag", "untag", "add_to",
-    "remove_from", "journal", "import_nodes", "undo", "sync_search", "reindex",
-    "define", "add_field", "rename_field", "change_field", "remove_field", "delete_kind",
-    "recalculate",
-)  # fmt: skip
+_CALLS = [op for op in OPERATIONS.values() if op.transport == "call"]
+READS = tuple(op.name for op in _CALLS if not op.writes)
+WRITES = tuple(op.name for op in _CALLS if op.writes)
 METHODS = READS + WRITES
 # Imports carry whole DataFrames: their bodies have their own, larger, limit.
 IMPORTS = frozenset({"import_nodes"})
-# Properties of KnowledgeBase, read with a call like the methods.
-PROPERTIES = frozenset({"seq", "engine"})
+# Properties of the API (seq, engine), read with a call like the methods.
+PROPERTIES = frozenset(op.name for op in _CALLS if op.is_property)
 
 
 def _ai_paths() -> dict[str, Any]:
@@ -57,7 +49,17 @@ def _ai_paths() -> dict[str, Any]:
         f"{PREFIX}/ai/ask": post(
             "Answer a question from the notes; streams newline-delimited JSON: "
             '{"piece"} lines, then {"answer", "seq"} or {"error", "message"}.',
-            {"question": "string", "conversation": "string", "save": "boolean", "limit": "integer"},
+            {
+                "question": "string",
+                "conversation": "string",
+                "save": "boolean",
+                "limit": "integer",
+                "ask_id": "string",
+            },
+        ),
+        f"{PREFIX}/ai/cancel": post(
+            "Stop the answer started with this ask_id; it ends with finish_reason cancelled.",
+            {"ask_id": "string"},
         ),
         f"{PREFIX}/ai/draft_task": post(
             "A task read from a sentence (nothing is written).",
@@ -91,8 +93,8 @@ def method_route(name: str) -> str:
     return f"{PREFIX}/kb/{name}"
 
 
-def openapi(kb_class: type) -> dict[str, Any]:
-    """An OpenAPI 3.1 description of every route, built from the methods themselves."""
+def openapi() -> dict[str, Any]:
+    """An OpenAPI 3.1 description of every route, built from the operation table."""
     paths: dict[str, Any] = {
         f"{PREFIX}/info": {
             "get": {
@@ -126,7 +128,7 @@ def openapi(kb_class: type) -> dict[str, Any]:
     }
     paths.update(_ai_paths())
     for name in METHODS:
-        paths[method_route(name)] = {"post": _operation(kb_class, name)}
+        paths[method_route(name)] = {"post": _operation(name)}
     return {
         "openapi": "3.1.0",
         "info": {"title": "NodeSpace Lab service", "version": str(PROTOCOL_VERSION)},
@@ -140,20 +142,16 @@ def openapi(kb_class: type) -> dict[str, Any]:
     }
 
 
-def _operation(kb_class: type, name: str) -> dict[str, Any]:
-    member = inspect.getattr_static(kb_class, name)
-    function: Callable[..., Any] = (
-        member.fget if isinstance(member, property) and member.fget else member
-    )
-    doc = inspect.getdoc(function) or name
+def _operation(name: str) -> dict[str, Any]:
+    op = OPERATIONS[name]
     properties = {
         p.name: {"description": _annotation(p)}
-        for p in inspect.signature(function).parameters.values()
+        for p in op.signature.parameters.values()
         if p.name != "self"
     }
     return {
-        "summary": doc.splitlines()[0],
-        "tags": ["read" if name in READS else "write"],
+        "summary": op.summary,
+        "tags": [op.access, op.facet],
         "requestBody": {
             "content": {
                 "application/json": {"schema": {"type": "object", "properties": properties}}

@@ -296,7 +296,7 @@ class InfoHandler(_Authenticated):
 
 class OpenAPIHandler(_Authenticated):
     def get(self) -> None:
-        self.write_json(openapi(KnowledgeBase))
+        self.write_json(openapi())
 
 
 class CallHandler(_Authenticated):

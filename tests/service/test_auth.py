@@ -13,7 +13,6 @@ import pytest
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from nodespace_lab import KnowledgeBase
 from nodespace_lab.service.api import METHODS, PREFIX
 from nodespace_lab.service.server import Service, make_app
 
@@ -66,7 +65,7 @@ def test_the_route_table_is_what_the_openapi_description_says() -> None:
 def _openapi_paths() -> list[str]:
     from nodespace_lab.service.api import openapi
 
-    return list(openapi(KnowledgeBase)["paths"])
+    return list(openapi()["paths"])
 
 
 @pytest.mark.parametrize(("verb", "path"), ROUTES + CALLS)
