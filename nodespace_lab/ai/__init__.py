@@ -1,33 +1,5 @@
-"""Local AI: model backends, embeddings, semantic search, answers with citations.
+"""The knowledge base's AI features: answers with citations (`ask`), a task from a
+sentence, a checked query from a question, and the model each knowledge base holds.
 
-Nothing heavy is imported here: llama_cpp, mlx and onnxruntime load only when
-a model is first used.
+The models they run on (backends, worker, embeddings) are in `nodespace_lab.models`.
 """
-
-from __future__ import annotations
-
-from .backend import (
-    Backend,
-    CancelToken,
-    Generation,
-    GenerationOptions,
-    Health,
-    Message,
-    ModelInfo,
-    backend_names,
-    create_backend,
-    register_backend,
-)
-
-__all__ = [
-    "Backend",
-    "CancelToken",
-    "Generation",
-    "GenerationOptions",
-    "Health",
-    "Message",
-    "ModelInfo",
-    "backend_names",
-    "create_backend",
-    "register_backend",
-]

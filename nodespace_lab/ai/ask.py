@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from ..markdown import display_bundle, escape_markdown
-from .backend import Backend, CancelToken, GenerationOptions, Message
+from ..models.backend import Backend, CancelToken, GenerationOptions, Message
 
 if TYPE_CHECKING:
     from ..kb import KnowledgeBase

@@ -7,8 +7,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .backend import resolve_backend_name
-from .worker import ModelWorker
+from ..models.backend import resolve_backend_name
+from ..models.worker import ModelWorker
 
 
 class Assistant:

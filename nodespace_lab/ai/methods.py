@@ -15,9 +15,9 @@ from ..errors import ModelUnavailable
 
 if TYPE_CHECKING:
     from ..kb import KnowledgeBase
+    from ..models.backend import Backend, CancelToken
     from .ask import Answer
     from .assistant import Assistant
-    from .backend import Backend, CancelToken
     from .queries import QueryDraft
     from .tasks import TaskDraft
 

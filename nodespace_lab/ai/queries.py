@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import NodespaceError, QueryError, ValidationError
 from ..graph.cypher import check_query
-from .backend import Backend, GenerationOptions, Message
+from ..models.backend import Backend, GenerationOptions, Message
 from .dates import find_date
 
 if TYPE_CHECKING:
@@ -306,7 +306,7 @@ def _rule_order_and_limit(spec: dict[str, Any], text: str, sources: dict[str, st
 
 def _model_additions(kb: KnowledgeBase, draft: QueryDraft, model: Backend) -> None:
     """The model may add a topic or tags; kept only when the question says them."""
-    from .structured import structured
+    from ..models.structured import structured
 
     tags = sorted(_known_tags(kb))[:200]
     schema = _find_schema(tags)

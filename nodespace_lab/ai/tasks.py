@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import NodespaceError, ValidationError
 from ..markdown import display_bundle, escape_markdown
-from .backend import Backend, GenerationOptions, Message
+from ..models.backend import Backend, GenerationOptions, Message
 from .dates import find_date
 
 if TYPE_CHECKING:
@@ -228,7 +228,7 @@ def _rule_title(text: str) -> str:
 
 def _model_proposal(draft: TaskDraft, model: Backend, sentence: str) -> list[str]:
     """Ask the model for a title and mentions; keep only what the sentence supports."""
-    from .structured import structured
+    from ..models.structured import structured
 
     try:
         proposal = structured(

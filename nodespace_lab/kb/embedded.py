@@ -516,7 +516,7 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
     def _semantic(
         self, text: str, filters: dict[str, Any], limit: int, offset: int
     ) -> list[SearchHit]:
-        from ..ai.embed import chunk_body, chunks, fresh_text
+        from ..models.embed import chunk_body, chunks, fresh_text
         from ..search.hybrid import query_terms, semantic_hit
 
         index = self._vector_index()
@@ -757,7 +757,7 @@ def _release_fulltext(path: Path) -> None:
 def _acquire_vectors(path: Path, settings: Settings) -> VectorIndex:
     """The vector index of the folder `path`, opened by its first user (loads the model)."""
     try:
-        from ..ai.embed import load_embedder
+        from ..models.embed import load_embedder
         from ..search.vectors import VectorIndex
     except ImportError as exc:  # numpy missing: the AI extra is not installed
         raise ModelUnavailable(

@@ -20,13 +20,13 @@ if TYPE_CHECKING:
     import polars as pl
 
     from ..ai.ask import Answer
-    from ..ai.backend import CancelToken
     from ..ai.queries import QueryDraft
     from ..ai.tasks import TaskDraft
     from ..entities.calc.engine import Mismatch
     from ..entities.schema import Field, KindSchema
     from ..graph.changelog import ChangeSet
     from ..live import Dependencies, LiveQuery, LiveRegistry
+    from ..models.backend import CancelToken
     from ..nodes.model import Node
     from ..nodes.query import Find
     from ..search.fulltext import SearchHit

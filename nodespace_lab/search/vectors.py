@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..ai.embed import Embedder, chunks
 from ..errors import StorageError, ValidationError
+from ..models.embed import Embedder, chunks
 from .fulltext import IndexSource, SearchDoc, filter_values
 
 if TYPE_CHECKING:

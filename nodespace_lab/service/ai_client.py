@@ -15,9 +15,9 @@ from typing import Any
 
 from .. import errors
 from ..ai.ask import Answer, Citation, Source
-from ..ai.backend import CancelToken
 from ..ai.queries import QueryDraft
 from ..ai.tasks import TaskDraft
+from ..models.backend import CancelToken
 from .api import PREFIX
 
 

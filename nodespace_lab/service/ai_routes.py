@@ -18,8 +18,8 @@ from typing import Any
 from tornado.iostream import StreamClosedError
 
 from ..ai import ask as asking
-from ..ai.backend import CancelToken
 from ..errors import NodespaceError, ValidationError
+from ..models.backend import CancelToken
 from .api import PREFIX
 from .server import Service, _Authenticated
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from nodespace_lab.ai.ask import Prepared, Source, check_citations, finish
-from nodespace_lab.ai.backend import CancelToken
 from nodespace_lab.errors import ModelUnavailable, ValidationError
 from nodespace_lab.kb import KnowledgeBase
+from nodespace_lab.models.backend import CancelToken
 
 from ..conftest import KBFactory
 

@@ -7,13 +7,16 @@ import datetime as dt
 
 import pytest
 
-from nodespace_lab.ai.backend import GenerationOptions
-from nodespace_lab.ai.llamacpp import LlamaCppBackend
 from nodespace_lab.ai.queries import _find_messages, _find_schema, draft_query
-from nodespace_lab.ai.structured import structured
 from nodespace_lab.ai.tasks import draft_task
 from nodespace_lab.errors import QueryError, ValidationError
 from nodespace_lab.kb import KnowledgeBase
+from nodespace_lab.models.backend import GenerationOptions
+from nodespace_lab.models.llamacpp import LlamaCppBackend
+from nodespace_lab.models.structured import structured
+
+# Registered once per session, so the packaged Gemma loads once for all files.
+pytest_plugins = ["tests.models.gemma_fixtures"]
 
 THURSDAY = dt.date(2026, 11, 26)
 

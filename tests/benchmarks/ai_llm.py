@@ -85,7 +85,7 @@ def make_prompt(llama: Any, prompt_tokens: int) -> str:
 
 def run_ours(backend: Any, prompt: str, tokens: int) -> tuple[float, float, int, str]:
     """One NodeSpace run: (first piece s, total s, completion tokens, text)."""
-    from nodespace_lab.ai.backend import GenerationOptions
+    from nodespace_lab.models.backend import GenerationOptions
 
     started = time.perf_counter()
     first = 0.0
@@ -135,7 +135,7 @@ def measure(
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import llama_cpp
 
-    from nodespace_lab.ai.llamacpp import LlamaCppBackend
+    from nodespace_lab.models.llamacpp import LlamaCppBackend
 
     ours_backend = LlamaCppBackend(str(model), context_length=context, threads=1)
     ours_backend.load()
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="GGUF (default: packaged)")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args(argv)
-    from nodespace_lab.ai.models import default_gguf
+    from nodespace_lab.models.files import default_gguf
 
     model = args.model or default_gguf()
     result = measure(model, args.runs, args.tokens, args.prompt_tokens, args.context)

@@ -72,7 +72,7 @@ def _timed(pieces: Iterator[Any], text: Any = str) -> tuple[float, float, list[A
 
 def run_ours(backend: Any, prompt: str, tokens: int, side: Side) -> str:
     """One greedy completion through `MlxBackend.stream`; returns its text."""
-    from nodespace_lab.ai.backend import GenerationOptions
+    from nodespace_lab.models.backend import GenerationOptions
 
     stream = backend.stream(prompt, GenerationOptions(max_tokens=tokens))
     counts: list[int] = []
@@ -101,7 +101,7 @@ def run_raw(model: Any, tokenizer: Any, prompt: str, tokens: int, side: Side) ->
 
 def resolve_model(model: str) -> tuple[Path, float]:
     """The MLX folder to benchmark, and seconds to find it (with a conversion if not cached)."""
-    from nodespace_lab.ai.mlx import resolve_folder
+    from nodespace_lab.models.mlx import resolve_folder
 
     started = time.perf_counter()
     folder, _source = resolve_folder(model)
@@ -112,7 +112,7 @@ def bench(folder: Path, runs: int, tokens: int, warmup: int, prompt: str) -> dic
     """Load both sides from `folder` and time `runs` completions of each, alternating."""
     from mlx_lm import load
 
-    from nodespace_lab.ai.mlx import MlxBackend
+    from nodespace_lab.models.mlx import MlxBackend
 
     backend = MlxBackend(str(folder))
     started = time.perf_counter()

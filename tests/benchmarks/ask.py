@@ -95,7 +95,7 @@ _RAW: dict[str, Any] = {}
 
 def _raw(settings: Any, messages: list[Any], tokens: int) -> float:
     """The same chat prompt through the raw llama-cpp-python model (loaded once)."""
-    from nodespace_lab.ai.llamacpp import LlamaCppBackend
+    from nodespace_lab.models.llamacpp import LlamaCppBackend
 
     if "backend" not in _RAW:
         backend = LlamaCppBackend.from_settings(settings)
@@ -113,7 +113,7 @@ def _raw(settings: Any, messages: list[Any], tokens: int) -> float:
 
 
 def _options(tokens: int) -> Any:
-    from nodespace_lab.ai.backend import GenerationOptions
+    from nodespace_lab.models.backend import GenerationOptions
 
     return GenerationOptions(max_tokens=tokens)
 

@@ -14,7 +14,7 @@ import pytest
 from tests.benchmarks import ai_mlx
 
 pytestmark = pytest.mark.bench
-pytest_plugins = ["tests.ai.mlx_fixtures"]  # the tiny random Gemma 3
+pytest_plugins = ["tests.models.mlx_fixtures"]  # the tiny random Gemma 3
 
 
 def test_the_mlx_benchmark_runs_once(

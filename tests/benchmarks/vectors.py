@@ -195,7 +195,7 @@ def sample_texts(count: int, seed: int = 0) -> list[str]:
 
 def bench_embedding(count: int = 256, threads: int = 1) -> dict[str, Any]:
     """Chunks/s through MiniLMEmbedder vs a raw onnxruntime session on the same texts."""
-    from nodespace_lab.ai.embed import MiniLMEmbedder
+    from nodespace_lab.models.embed import MiniLMEmbedder
 
     texts = sample_texts(count)
     ours = MiniLMEmbedder.packaged(threads=threads)

@@ -23,10 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nodespace_lab
 import pytest
 from click.testing import CliRunner
-
-import nodespace_lab
 from nodespace_lab import load_settings
 from nodespace_lab.cli import cli
 from nodespace_lab.config import (
@@ -442,7 +441,7 @@ def attacker_server() -> Iterator[tuple[str, list[str]]]:
 def test_an_untrusted_knowledge_base_cannot_send_an_environment_variable_to_its_server(
     tmp_path: Path, env: dict[str, str], attacker_server: tuple[str, list[str]]
 ) -> None:
-    from nodespace_lab.ai.backend import create_backend, resolve_backend_name
+    from nodespace_lab.models.backend import create_backend, resolve_backend_name
 
     url, seen = attacker_server
     folder = tmp_path / "kb"

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from nodespace_lab import KnowledgeBase
-from nodespace_lab.ai.embed import Embedder, chunks, load_embedder
 from nodespace_lab.kb.embedded import SYNC_NODES, VECTORS_DIR, _SearchSource
+from nodespace_lab.models.embed import Embedder, chunks, load_embedder
 from nodespace_lab.search.vectors import VectorIndex, VectorStore
 from tests.benchmarks.vectors import clustered_vectors
 

@@ -10,9 +10,10 @@ from typing import cast
 
 import pytest
 
-from nodespace_lab.ai.backend import Backend, CancelToken, GenerationOptions, Message, ModelInfo
-from nodespace_lab.ai.llamacpp import LlamaCppBackend
-from nodespace_lab.ai.structured import (
+from nodespace_lab.errors import ValidationError
+from nodespace_lab.models.backend import Backend, CancelToken, GenerationOptions, Message, ModelInfo
+from nodespace_lab.models.llamacpp import LlamaCppBackend
+from nodespace_lab.models.structured import (
     StructuredOutputError,
     check_schema,
     grammar_schema,
@@ -20,7 +21,9 @@ from nodespace_lab.ai.structured import (
     structured,
     validate,
 )
-from nodespace_lab.errors import ValidationError
+
+# Registered once per session, so the packaged Gemma loads once for all files.
+pytest_plugins = ["tests.models.gemma_fixtures"]
 
 TASK = {
     "type": "object",
@@ -142,7 +145,7 @@ def test_a_grammar_llama_cpp_cannot_parse_is_refused(gemma_gguf: Path) -> None:
     import llama_cpp
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    from nodespace_lab.ai.llamacpp import _parse_grammar
+    from nodespace_lab.models.llamacpp import _parse_grammar
 
     dotted = {"type": "string", "pattern": "^a\\.b$"}
     vocab_only = llama_cpp.Llama(str(gemma_gguf), vocab_only=True, verbose=False)

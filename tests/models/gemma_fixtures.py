@@ -2,7 +2,9 @@
 
 Loading costs ~0.5 s and ~375 MB, so every test file that needs the real model
 through llama.cpp shares `llama_backend` (it is not thread-safe: tests use it
-one call at a time, which pytest does).
+one call at a time, which pytest does). Test modules load this as a plugin
+(`pytest_plugins = ["tests.models.gemma_fixtures"]`), in tests/models and
+tests/ai alike, so each fixture exists once per session.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from nodespace_lab.ai.llamacpp import LlamaCppBackend
-from nodespace_lab.ai.models import default_gguf
 from nodespace_lab.config.sections import AISettings
+from nodespace_lab.models.files import default_gguf
+from nodespace_lab.models.llamacpp import LlamaCppBackend
 
 # Before anything loads llama.cpp or could reach Hugging Face (tests never download).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -29,7 +29,7 @@ from .backend import (
     ModelInfo,
     held,
 )
-from .models import model_file
+from .files import model_file
 from .template import StopMatcher, format_chat, stop_strings, strip_bos
 
 if TYPE_CHECKING:

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from nodespace_lab.ai.backend import CancelToken, GenerationOptions
-from nodespace_lab.ai.models import default_gguf
-from nodespace_lab.ai.worker import ModelWorker
 from nodespace_lab.config.sections import AISettings
 from nodespace_lab.errors import ModelUnavailable
+from nodespace_lab.models.backend import CancelToken, GenerationOptions
+from nodespace_lab.models.files import default_gguf
+from nodespace_lab.models.worker import ModelWorker
 
 LONG = GenerationOptions(max_tokens=400)
 

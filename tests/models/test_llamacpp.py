@@ -19,18 +19,21 @@ from pathlib import Path
 
 import pytest
 
-from nodespace_lab.ai.backend import (
+from nodespace_lab.config.sections import AISettings
+from nodespace_lab.errors import ModelUnavailable, ValidationError
+from nodespace_lab.models.backend import (
     CancelToken,
     GenerationOptions,
     Message,
     collect,
     create_backend,
 )
-from nodespace_lab.ai.llamacpp import LlamaCppBackend
-from nodespace_lab.ai.models import default_gguf, file_sha256, resolve_gguf
-from nodespace_lab.ai.template import GEMMA3_STOP, StopMatcher, format_chat, stop_strings
-from nodespace_lab.config.sections import AISettings
-from nodespace_lab.errors import ModelUnavailable, ValidationError
+from nodespace_lab.models.files import default_gguf, file_sha256, resolve_gguf
+from nodespace_lab.models.llamacpp import LlamaCppBackend
+from nodespace_lab.models.template import GEMMA3_STOP, StopMatcher, format_chat, stop_strings
+
+# Registered once per session, so the packaged Gemma loads once for all files.
+pytest_plugins = ["tests.models.gemma_fixtures"]
 
 PROMPT = "The capital of France is"
 STORY = "Once upon a time, in a small village by the sea, there lived"
@@ -379,12 +382,13 @@ def test_health_generates_one_token(llama_backend: LlamaCppBackend) -> None:
     assert health.ok and health.latency_s is not None and health.latency_s > 0
 
 
-def test_importing_the_ai_modules_does_not_load_llama_cpp() -> None:
+def test_importing_the_model_modules_does_not_load_llama_cpp() -> None:
     code = (
         "import sys\n"
-        "import nodespace_lab.ai, nodespace_lab.ai.llamacpp, nodespace_lab.ai.openai_http\n"
-        "import nodespace_lab.ai.structured, nodespace_lab.ai.template, nodespace_lab.ai.models\n"
-        "from nodespace_lab.ai.llamacpp import LlamaCppBackend\n"
+        "import nodespace_lab.ai, nodespace_lab.models, nodespace_lab.models.llamacpp\n"
+        "import nodespace_lab.models.openai_http, nodespace_lab.models.structured\n"
+        "import nodespace_lab.models.template, nodespace_lab.models.files\n"
+        "from nodespace_lab.models.llamacpp import LlamaCppBackend\n"
         "LlamaCppBackend('')\n"
         "heavy = [m for m in ('llama_cpp', 'numpy', 'jinja2', 'jsonschema') if m in sys.modules]\n"
         "print(heavy)\n"

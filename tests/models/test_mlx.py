@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from nodespace_lab.ai.backend import (
+from nodespace_lab.config.sections import AISettings
+from nodespace_lab.errors import ModelUnavailable, ValidationError
+from nodespace_lab.models.backend import (
     CancelToken,
     Generation,
     GenerationOptions,
@@ -28,16 +30,14 @@ from nodespace_lab.ai.backend import (
     collect,
     create_backend,
 )
-from nodespace_lab.ai.mlx import MlxBackend, mean_logprob
-from nodespace_lab.ai.mlx_convert import CACHE_ENV
-from nodespace_lab.config.sections import AISettings
-from nodespace_lab.errors import ModelUnavailable, ValidationError
+from nodespace_lab.models.mlx import MlxBackend, mean_logprob
+from nodespace_lab.models.mlx_convert import CACHE_ENV
 
 if TYPE_CHECKING:
-    from tests.ai.mlx_fixtures import RealModel
+    from tests.models.mlx_fixtures import RealModel
 
 # Registered once per session, so the real model converts and loads once for all files.
-pytest_plugins = ["tests.ai.mlx_fixtures"]
+pytest_plugins = ["tests.models.mlx_fixtures"]
 
 PROMPT = "the river"
 GREEDY = GenerationOptions(max_tokens=40)
@@ -307,10 +307,11 @@ def test_from_settings_converts_a_gguf_into_the_cache(
     assert backend.generate(PROMPT, GREEDY).text == direct.text
 
 
-def test_importing_the_ai_package_loads_no_mlx() -> None:
+def test_importing_the_models_package_loads_no_mlx() -> None:
     code = (
-        "import sys, nodespace_lab.ai, nodespace_lab.ai.mlx, nodespace_lab.ai.mlx_convert\n"
-        "from nodespace_lab.ai.backend import create_backend\n"
+        "import sys, nodespace_lab.ai, nodespace_lab.models, nodespace_lab.models.mlx\n"
+        "import nodespace_lab.models.mlx_convert\n"
+        "from nodespace_lab.models.backend import create_backend\n"
         "from nodespace_lab.config.sections import AISettings\n"
         "create_backend(AISettings(backend='mlx'))\n"
         "heavy = ('mlx', 'mlx_lm', 'transformers', 'gguf', 'tokenizers', 'numpy')\n"

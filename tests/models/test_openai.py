@@ -18,12 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from nodespace_lab.ai.backend import Backend, CancelToken, GenerationOptions, Message, collect
-from nodespace_lab.ai.openai_http import OpenAIBackend
-from nodespace_lab.ai.structured import structured, validate
 from nodespace_lab.config.sections import AISettings
 from nodespace_lab.errors import ModelUnavailable
+from nodespace_lab.models.backend import Backend, CancelToken, GenerationOptions, Message, collect
+from nodespace_lab.models.openai_http import OpenAIBackend
+from nodespace_lab.models.structured import structured, validate
 from tests.processes import free_port
+
+# Registered once per session, so the packaged Gemma loads once for all files.
+pytest_plugins = ["tests.models.gemma_fixtures"]
 
 KEY_ENV = "NODESPACE_TEST_OPENAI_KEY"
 STORY = "Once upon a time, in a small village by the sea, there lived"

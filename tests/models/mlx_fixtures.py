@@ -6,7 +6,7 @@ that goes through the same converter as the real one, so the mechanics tests
 run the whole MLX path in well under a second per generation. The packaged
 270M is converted once per test session into the session's temp folder.
 
-Test modules load this as a plugin (`pytest_plugins = ["tests.ai.mlx_fixtures"]`),
+Test modules load this as a plugin (`pytest_plugins = ["tests.models.mlx_fixtures"]`),
 so each fixture exists once per session however many modules use it.
 """
 
@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nodespace_lab.ai.mlx import MlxBackend
-from nodespace_lab.ai.mlx_convert import ensure_mlx_model
+from nodespace_lab.models.mlx import MlxBackend
+from nodespace_lab.models.mlx_convert import ensure_mlx_model
 
 # Offline for everything these tests load (transformers, huggingface_hub).
 os.environ["HF_HUB_OFFLINE"] = "1"

@@ -212,8 +212,8 @@ class MlxBackend(Backend):
 
 def resolve_folder(model_path: str, cache: Path | None = None) -> tuple[Path, Path]:
     """(MLX folder, where it came from) for `ai.model_path`: a folder, a GGUF, or empty."""
+    from .files import default_gguf, resolve_gguf
     from .mlx_convert import ensure_mlx_model
-    from .models import default_gguf, resolve_gguf
 
     if not model_path.strip():
         gguf = default_gguf()

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelUnavailable
-from .models import file_sha256
+from .files import file_sha256
 from .template import GEMMA3_TEMPLATE
 
 if TYPE_CHECKING:

@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
-from nodespace_lab.ai.mlx import MlxBackend
-from nodespace_lab.ai.mlx_convert import (
+from nodespace_lab.errors import ModelUnavailable
+from nodespace_lab.models.files import file_sha256
+from nodespace_lab.models.mlx import MlxBackend
+from nodespace_lab.models.mlx_convert import (
     CACHE_ENV,
     MARKER,
     default_cache,
@@ -29,14 +31,12 @@ from nodespace_lab.ai.mlx_convert import (
     find_mlx_model,
     is_complete,
 )
-from nodespace_lab.ai.models import file_sha256
-from nodespace_lab.errors import ModelUnavailable
 
 if TYPE_CHECKING:
-    from tests.ai.mlx_fixtures import RealModel
+    from tests.models.mlx_fixtures import RealModel
 
 # Registered once per session, so the real model converts and loads once for all files.
-pytest_plugins = ["tests.ai.mlx_fixtures"]
+pytest_plugins = ["tests.models.mlx_fixtures"]
 
 ROOT = Path(__file__).resolve().parents[2]
 # Plain English sentences (57 tokens with BOS). Scoring costs ~0.25 s a token on
@@ -262,7 +262,7 @@ def _convert_in_subprocess(
     code = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
-        "from nodespace_lab.ai.mlx_convert import ensure_mlx_model\n"
+        "from nodespace_lab.models.mlx_convert import ensure_mlx_model\n"
         "calls = []\n"
         "def progress(name, index, count):\n"
         "    calls.append(name)\n"

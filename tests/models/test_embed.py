@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nodespace_lab.ai.embed import (
+from nodespace_lab.errors import ModelUnavailable
+from nodespace_lab.models.embed import (
     CHUNK_OVERLAP,
     CHUNK_WORDS,
     MINILM_NAME,
@@ -20,7 +21,6 @@ from nodespace_lab.ai.embed import (
     chunks,
     load_embedder,
 )
-from nodespace_lab.errors import ModelUnavailable
 
 PARAPHRASES = [
     ("A man is playing a guitar.", "Someone plays an acoustic guitar."),
