@@ -27,7 +27,7 @@ KUZU_TESTS ?= tests/graph tests/nodes tests/live tests/jupyter tests/search/test
 	tests/widgets/test_rows.py tests/service tests/entities tests/security/test_cypher_corpus.py tests/security/test_cypher_fuzz.py
 ##v SERVICE_TESTS the API tests run a third time with `kb` a client of the service
 ##v              (NODESPACE_TEST_TRANSPORT=service): one API, two transports
-SERVICE_TESTS ?= tests/nodes tests/test_kb.py tests/live tests/search/test_search_api.py \
+SERVICE_TESTS ?= tests/kb tests/nodes tests/test_kb.py tests/live tests/search/test_search_api.py \
 	tests/search/test_semantic_search.py tests/ai/test_ask.py tests/ai/test_drafts.py \
 	tests/widgets/test_rows.py tests/widgets/test_table_browser.py tests/entities
 ##v BENCH_ARGS   arguments for the benchmark runner (default: --sizes 100000,1000000)
@@ -81,10 +81,11 @@ test: $(STAMP) ## Run the tests on LadybugDB, on Kùzu and through the service; 
 	NODESPACE_TEST_ENGINE=kuzu $(BIN)/python -m pytest $(KUZU_TESTS)
 	NODESPACE_TEST_TRANSPORT=service $(BIN)/python -m pytest -m "not embedded" $(SERVICE_TESTS)
 
-check: $(STAMP) ## Lint and type-check: ruff check, ruff format --check, mypy
+check: $(STAMP) ## Lint and type-check: ruff check, ruff format --check, mypy, lint-imports (layers)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 format: $(STAMP) ## Apply ruff's safe fixes and formatting
 	@# Fixes first: they can leave code that needs reformatting. Unfixable findings are
@@ -106,7 +107,7 @@ docs: $(STAMP) ## Build the HTML documentation into docs/_build/html (warnings a
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 clean: ## Remove .venv, built docs, the built JupyterLab extension and caches (keeps knowledge bases)
-	rm -rf $(VENV) docs/_build build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis bench-results
+	rm -rf $(VENV) docs/_build build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache bench-results
 	rm -rf labextension/node_modules labextension/lib labextension/.yarn nodespace_lab/labextension
 	find . -path ./.git -prune -o \
 	  \( -name __pycache__ -o -name '*.egg-info' -o -name .ipynb_checkpoints \) -type d \

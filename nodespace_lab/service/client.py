@@ -8,7 +8,6 @@ is a websocket read by a background thread, which drives `subscribe`,
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import http.client
 import json
 import logging
@@ -18,21 +17,31 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from .. import errors
 from ..graph import ChangeSet
+from ..kb.facets import (
+    OPERATIONS,
+    HierarchyAPI,
+    HistoryAPI,
+    KnowledgeBaseAPI,
+    LinksAPI,
+    NodesAPI,
+    QueryAPI,
+    SearchAPI,
+)
+from ..kb.gate import OperationGate, gated
 from ..live import Dependencies, LiveQuery, LiveRegistry
-from ..nodes.model import Node
 from ..nodes.query import Find, kinds_tuple
-from ..search.fulltext import SearchHit
 from .ai_client import RemoteAI
 from .api import IMPORTS, PREFIX, WRITES, method_route, too_large
 from .backlog import FEED_BEHIND
 from .codec import decode, encode
 from .entities_client import RemoteEntities
+from .remote import remote
 from .runtime import ServiceInfo
 
 log = logging.getLogger(__name__)
@@ -47,10 +56,15 @@ _ERRORS: dict[str, type[errors.NodespaceError]] = {
 }
 
 
+@gated(OPERATIONS)
 class RemoteKnowledgeBase(RemoteAI, RemoteEntities):
-    """A knowledge base served by `nodespace serve`; the same API as `KnowledgeBase`."""
+    """A knowledge base served by `nodespace serve`; the same API as `KnowledgeBase`.
+
+    Every operation runs through `self.gate` on this side too (see kb/gate.py).
+    """
 
     def __init__(self, info: ServiceInfo) -> None:
+        self.gate = OperationGate("remote")
         self.info = info
         self.path = Path(info.path)
         parts = urllib.parse.urlsplit(info.url)
@@ -149,116 +163,39 @@ class RemoteKnowledgeBase(RemoteAI, RemoteEntities):
             if not feed.wait_for(seq, timeout=10):
                 log.warning("the change feed of %s is behind seq %d", self.path, seq)
 
-    # -- nodes -----------------------------------------------------------
+    # -- the plain calls of the operation table ----------------------------
 
-    def create(
-        self,
-        kind: str = "text",
-        title: str = "",
-        content: str = "",
-        *,
-        parent: str | None = None,
-        index: int | None = None,
-        id: str | None = None,
-        tags: Sequence[str] = (),
-        **fields: Any,
-    ) -> Node:
-        """Create a node of `kind` (text, task, date, collection or a registered kind)."""
-        node: Node = self._call(
-            "create", kind, title, content, parent=parent, index=index, id=id,
-            tags=list(tags), **fields,
-        )  # fmt: skip
-        return node
-
-    def get(self, node_id: str) -> Node:
-        """The node with this id (NotFound if there is none)."""
-        node: Node = self._call("get", node_id)
-        return node
-
-    def exists(self, node_id: str) -> bool:
-        """True when a node with this id exists (in any status)."""
-        return bool(self._call("exists", node_id))
-
-    def update(self, node_id: str, *, expected_version: int | None = None, **fields: Any) -> Node:
-        """Change fields; pass `expected_version` to refuse a stale edit (ConflictError)."""
-        node: Node = self._call("update", node_id, expected_version=expected_version, **fields)
-        return node
-
-    def move(self, node_id: str, parent: str | None, index: int | None = None) -> Node:
-        """Move a node under `parent` (None: top level) at `index` (None: last)."""
-        node: Node = self._call("move", node_id, parent, index)
-        return node
-
-    def delete(self, node_id: str) -> list[str]:
-        """Soft-delete a node and its subtree; `restore` brings them back."""
-        return list(self._call("delete", node_id))
-
-    def restore(self, node_id: str) -> list[str]:
-        """Undelete a node with its subtree and deleted ancestors."""
-        return list(self._call("restore", node_id))
-
-    def purge(self, node_id: str) -> list[str]:
-        """Remove a deleted node and its subtree from the database."""
-        return list(self._call("purge", node_id))
-
-    # -- hierarchy, links, tags -------------------------------------------
-
-    def children(self, node_id: str | None = None, *, include_deleted: bool = False) -> list[Node]:
-        """Children of a node in order (None: the top-level nodes)."""
-        return list(self._call("children", node_id, include_deleted=include_deleted))
-
-    def child_counts(self, node_id: str | None = None) -> dict[str, int]:
-        """For each child of a node (None: each top-level node), how many children it has."""
-        return {str(k): int(v) for k, v in self._call("child_counts", node_id).items()}
-
-    def subtree(self, node_id: str, *, include_deleted: bool = False) -> list[tuple[int, Node]]:
-        """(depth, node) pairs of a node and all its descendants, depth first, in order."""
-        return list(self._call("subtree", node_id, include_deleted=include_deleted))
-
-    def ancestors(self, node_id: str) -> list[Node]:
-        """Parent, grandparent, ... up to the top level."""
-        return list(self._call("ancestors", node_id))
-
-    def backlinks(self, node_id: str, *, include_deleted: bool = False) -> list[Node]:
-        """Nodes whose content links to this one."""
-        return list(self._call("backlinks", node_id, include_deleted=include_deleted))
-
-    def links(self, node_id: str, *, include_deleted: bool = False) -> list[Node]:
-        """Nodes this one links to."""
-        return list(self._call("links", node_id, include_deleted=include_deleted))
-
-    def tag(self, node_id: str, *names: str) -> list[str]:
-        """Add tags (created on first use); returns their ids."""
-        return list(self._call("tag", node_id, *names))
-
-    def untag(self, node_id: str, *names: str) -> None:
-        """Remove tags from a node."""
-        self._call("untag", node_id, *names)
-
-    def tags(self, node_id: str) -> list[str]:
-        """Names of the node's tags."""
-        return list(self._call("tags", node_id))
-
-    def add_to(self, node_id: str, collection_id: str) -> None:
-        """Put a node in a collection."""
-        self._call("add_to", node_id, collection_id)
-
-    def remove_from(self, node_id: str, collection_id: str) -> None:
-        """Take a node out of a collection."""
-        self._call("remove_from", node_id, collection_id)
-
-    def members(self, group_id: str) -> list[Node]:
-        """Nodes in a collection or carrying a tag."""
-        return list(self._call("members", group_id))
-
-    def collections(self, node_id: str) -> list[Node]:
-        """Collections the node belongs to."""
-        return list(self._call("collections", node_id))
-
-    def journal(self, day: dt.date | str | None = None) -> Node:
-        """The journal page of `day` (default today), created on demand."""
-        node: Node = self._call("journal", day)
-        return node
+    create = remote(NodesAPI.create)
+    get = remote(NodesAPI.get)
+    exists = remote(NodesAPI.exists)
+    update = remote(NodesAPI.update)
+    delete = remote(NodesAPI.delete)
+    restore = remote(NodesAPI.restore)
+    purge = remote(NodesAPI.purge)
+    journal = remote(NodesAPI.journal)
+    import_nodes = remote(NodesAPI.import_nodes)
+    children = remote(HierarchyAPI.children)
+    child_counts = remote(HierarchyAPI.child_counts)
+    subtree = remote(HierarchyAPI.subtree)
+    ancestors = remote(HierarchyAPI.ancestors)
+    move = remote(HierarchyAPI.move)
+    backlinks = remote(LinksAPI.backlinks)
+    links = remote(LinksAPI.links)
+    tag = remote(LinksAPI.tag)
+    untag = remote(LinksAPI.untag)
+    tags = remote(LinksAPI.tags)
+    add_to = remote(LinksAPI.add_to)
+    remove_from = remote(LinksAPI.remove_from)
+    members = remote(LinksAPI.members)
+    collections = remote(LinksAPI.collections)
+    find_frame = remote(QueryAPI.find_frame)
+    open_tasks = remote(QueryAPI.open_tasks)
+    cypher = remote(QueryAPI.cypher)
+    changes = remote(HistoryAPI.changes)
+    undo = remote(HistoryAPI.undo)
+    search = remote(SearchAPI.search)
+    sync_search = remote(SearchAPI.sync_search)
+    reindex = remote(SearchAPI.reindex)
 
     # -- queries, search, history -----------------------------------------
 
@@ -271,58 +208,8 @@ class RemoteKnowledgeBase(RemoteAI, RemoteEntities):
             served=lambda query, typed: self.find_frame(query, entity_columns=typed),
         )
 
-    def find_frame(self, query: dict[str, Any], *, entity_columns: bool = True) -> pl.DataFrame:
-        """The rows of a find() query given as `Find.to_json()`, run by the service."""
-        frame: pl.DataFrame = self._call("find_frame", query, entity_columns=entity_columns)
-        return frame
-
-    def open_tasks(self, limit: int = 50) -> list[Node]:
-        """Tasks still to do (todo or doing), soonest due date first, undated last."""
-        return list(self._call("open_tasks", limit=limit))
-
     def _frame(self, query: str, params: dict[str, Any]) -> pl.DataFrame:
         return self.cypher(query, params)
-
-    def cypher(
-        self, query: str, params: dict[str, Any] | None = None, *, write: bool = False
-    ) -> pl.DataFrame:
-        """Run Cypher; read-only unless `write=True`. Values go in `params`, never the text."""
-        frame: pl.DataFrame = self._call("cypher", query, params or {}, write=write)
-        return frame
-
-    def import_nodes(self, frame: pl.DataFrame) -> int:
-        """Bulk-import nodes (and hierarchy via `parent_id`) from a DataFrame."""
-        return int(self._call("import_nodes", frame))
-
-    def search(
-        self,
-        text: str,
-        *,
-        mode: str = "text",
-        kind: str | Sequence[str] | None = None,
-        tag: str | Sequence[str] | None = None,
-        under: str | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        include_deleted: bool = False,
-    ) -> list[SearchHit]:
-        """Search ("text", "semantic" or "hybrid") with snippets, filtered by kind, tag, subtree."""
-        kinds = list(kinds_tuple(kind)) or None
-        tags = [tag] if isinstance(tag, str) else (list(tag) if tag else None)
-        return list(
-            self._call(
-                "search", text, mode=mode, kind=kinds, tag=tags, under=under, limit=limit,
-                offset=offset, include_deleted=include_deleted,
-            )
-        )  # fmt: skip
-
-    def sync_search(self, *, vectors: bool = True) -> int:
-        """Apply pending change-log records to the search indexes; returns docs touched."""
-        return int(self._call("sync_search", vectors=vectors))
-
-    def reindex(self, *, text: bool = True, vectors: bool | None = None) -> int:
-        """Rebuild the search indexes from the graph; returns the number of documents."""
-        return int(self._call("reindex", text=text, vectors=vectors))
 
     @property
     def seq(self) -> int:
@@ -333,15 +220,6 @@ class RemoteKnowledgeBase(RemoteAI, RemoteEntities):
     def engine(self) -> str:
         """Name of the storage engine the service uses."""
         return str(self._call("engine"))
-
-    def changes(self, since: int = 0, limit: int | None = None) -> list[ChangeSet]:
-        """Change sets after sequence number `since`, oldest first."""
-        return list(self._call("changes", since, limit))
-
-    def undo(self) -> ChangeSet:
-        """Revert the newest change set not yet undone."""
-        change: ChangeSet = self._call("undo")
-        return change
 
     @contextmanager
     def transaction(self, label: str = "transaction") -> Iterator[RemoteKnowledgeBase]:
@@ -558,3 +436,9 @@ class _Feed:
             with self._delivered:
                 self.since = change.seq
                 self._delivered.notify_all()
+
+
+if TYPE_CHECKING:
+
+    def _conforms(kb: RemoteKnowledgeBase) -> KnowledgeBaseAPI:
+        return kb  # mypy: the client implements the whole operation table

@@ -1,7 +1,7 @@
 """The entity methods of `RemoteKnowledgeBase`: define kinds, read and evolve schemas.
 
-The same calls as `entities.methods.KnowledgeBaseEntities`, over the service's
-method routes. `define_file` reads and checks the file here, in the client's
+The plain calls come from the operation table (`remote`); `define` sends its
+fields as a plain dict. `define_file` reads and checks the file here, in the client's
 working directory (the service may run elsewhere), and defines its kinds in
 one service transaction: all or none, as in-process.
 """
@@ -13,10 +13,11 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from ..entities.calc.engine import Mismatch
 from ..entities.files import load_schema_file
 from ..entities.find import EntityFields, fields_lookup
 from ..entities.schema import Field, KindSchema
+from ..kb.facets import EntitiesAPI
+from .remote import remote
 
 
 class RemoteEntities:
@@ -45,53 +46,16 @@ class RemoteEntities:
                 for s in schemas
             ]
 
-    def schema(self, kind: str) -> KindSchema:
-        """The schema of entity kind `kind` (NotFound if it is not defined)."""
-        schema: KindSchema = self._call("schema", kind)
-        return schema
-
-    def schemas(self) -> list[KindSchema]:
-        """Every entity kind of this knowledge base, by name."""
-        return list(self._call("schemas"))
-
-    def entity_values(self, node_id: str) -> dict[str, Any]:
-        """The fields of entity `node_id` as Python values (dates as `date`), in schema order."""
-        return dict(self._call("entity_values", node_id))
-
-    def add_field(self, kind: str, name: str, spec: str | Mapping[str, Any] | Field) -> KindSchema:
-        """Add a field; existing entities get its default (a required one needs a default)."""
-        schema: KindSchema = self._call("add_field", kind, name, spec)
-        return schema
-
-    def rename_field(self, kind: str, old: str, new: str) -> KindSchema:
-        """Rename a field; every entity's value moves to the new name."""
-        schema: KindSchema = self._call("rename_field", kind, old, new)
-        return schema
-
-    def change_field(
-        self, kind: str, name: str, spec: str | Mapping[str, Any] | Field
-    ) -> KindSchema:
-        """Change a field's type or options; values convert where lossless, else nothing changes."""
-        schema: KindSchema = self._call("change_field", kind, name, spec)
-        return schema
-
-    def remove_field(self, kind: str, name: str) -> KindSchema:
-        """Remove a field and its value from every entity of the kind."""
-        schema: KindSchema = self._call("remove_field", kind, name)
-        return schema
-
-    def delete_kind(self, kind: str, *, cascade: bool = False) -> list[str]:
-        """Delete an entity kind; refused while entities exist unless `cascade` deletes them."""
-        return list(self._call("delete_kind", kind, cascade=cascade))
-
-    def check_calculated(self) -> list[Mismatch]:
-        """Recompute every calculated field from scratch; the stored values that differ."""
-        return list(self._call("check_calculated"))
-
-    def recalculate(self) -> int:
-        """Recompute every calculated field and store what differs; returns the nodes changed."""
-        count: int = self._call("recalculate")
-        return count
+    schema = remote(EntitiesAPI.schema)
+    schemas = remote(EntitiesAPI.schemas)
+    entity_values = remote(EntitiesAPI.entity_values)
+    add_field = remote(EntitiesAPI.add_field)
+    rename_field = remote(EntitiesAPI.rename_field)
+    change_field = remote(EntitiesAPI.change_field)
+    remove_field = remote(EntitiesAPI.remove_field)
+    delete_kind = remote(EntitiesAPI.delete_kind)
+    check_calculated = remote(EntitiesAPI.check_calculated)
+    recalculate = remote(EntitiesAPI.recalculate)
 
     def _fields_of(self, kinds: tuple[str, ...]) -> EntityFields | None:
         """`Find.fields_of` of this client: the service's schemas, asked once per use."""
