@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import plugins as plugins  # installs lazy plugin discovery (pluggy loads on first use)
 from .config import Settings, load_settings
 from .errors import NodespaceError
 from .kb import KnowledgeBase, open_kb

@@ -63,6 +63,14 @@ class ServiceUnavailable(NodespaceError):
     """The knowledge-base service could not be reached."""
 
 
+class PluginError(NodespaceError):
+    """A plugin cannot be loaded or used (bad manifest, unsupported plugin API, its hook failed)."""
+
+
+class PluginCapabilityError(PluginError, PermissionError):
+    """A plugin did something its manifest does not declare (write, ai, network, files...)."""
+
+
 __all__ = [
     "BodyTooLarge",
     "ConfigError",
@@ -73,6 +81,8 @@ __all__ = [
     "NodespaceError",
     "NotFound",
     "NothingToUndo",
+    "PluginCapabilityError",
+    "PluginError",
     "QueryError",
     "ServiceUnavailable",
     "StorageError",

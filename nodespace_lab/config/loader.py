@@ -19,6 +19,7 @@ from .sections import (
     AISettings,
     LoggingSettings,
     PerformanceSettings,
+    PluginSettings,
     SearchSettings,
     SecuritySettings,
     ServiceSettings,
@@ -40,6 +41,7 @@ class Settings:
     ai: AISettings = field(default_factory=AISettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    plugins: PluginSettings = field(default_factory=PluginSettings)
     sources: list[str] = field(default_factory=list)
     #: Warnings about security settings of an untrusted knowledge base that were ignored.
     ignored: list[str] = field(default_factory=list)
@@ -189,6 +191,8 @@ def _parse_env(settings: Settings, section_name: str, name: str, raw: str, key: 
         if lowered in {"0", "false", "no", "off"}:
             return False
         raise ConfigError(f"{key}={raw!r} is not a boolean; use true or false.")
+    if isinstance(parameter, param.List):  # NODESPACE_PLUGINS_ALLOW=paper,initials
+        return [item.strip() for item in raw.split(",") if item.strip()]
     if isinstance(parameter, param.Integer):
         try:
             return int(raw)

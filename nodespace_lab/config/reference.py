@@ -14,6 +14,8 @@ def _allowed(parameter: param.Parameter[Any]) -> str:
         return ", ".join(f"`{o}`" for o in parameter.objects)
     if isinstance(parameter, param.Boolean):
         return "`true`, `false`"
+    if isinstance(parameter, param.List):
+        return "list of names (comma-separated in the variable)"
     bounds = getattr(parameter, "bounds", None)
     if bounds:
         return f"{bounds[0]} to {bounds[1]}"

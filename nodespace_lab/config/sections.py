@@ -188,6 +188,24 @@ class LoggingSettings(param.Parameterized):
     )
 
 
+class PluginSettings(param.Parameterized):
+    """Which installed plugins (entry-point group `nodespace_lab`) may load."""
+
+    allow = param.List(
+        default=[],
+        item_type=str,
+        doc="Names of the installed plugins that may load (their entry-point names, as "
+        '`nodespace plugins list` shows them); `["*"]` allows every installed plugin. '
+        "Empty (the default): none loads. Plugins run in this process with your rights.",
+    )
+    deny = param.List(
+        default=[],
+        item_type=str,
+        doc="Names of installed plugins that never load, even when `allow` names them or is "
+        '`["*"]`.',
+    )
+
+
 SECTIONS: dict[str, type[param.Parameterized]] = {
     "storage": StorageSettings,
     "search": SearchSettings,
@@ -196,6 +214,7 @@ SECTIONS: dict[str, type[param.Parameterized]] = {
     "ai": AISettings,
     "service": ServiceSettings,
     "logging": LoggingSettings,
+    "plugins": PluginSettings,
 }
 
 #: The settings that a knowledge base's own `nodespace.toml` may set only when
@@ -216,4 +235,6 @@ SECURITY_RELEVANT: dict[str, str] = {
     "service.host": "chooses the address the service listens on",
     "service.port": "chooses the port the service listens on",
     "service.runtime_dir": "chooses where clients find the service and its token",
+    "plugins.allow": "chooses which installed code runs in this process with your rights",
+    "plugins.deny": "can turn off a plugin you rely on (an audit or access-control plugin)",
 }

@@ -1,11 +1,12 @@
-"""The built-in backends, registered like a plugin's: their modules load on first use."""
+"""The built-in backends, added by the default plugin: their modules load on first use."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.util import find_spec
 from typing import Any
 
-from .backend import Backend, register_backend
+from .backend import Backend, BackendFactory
 
 
 def _llamacpp(settings: Any) -> Backend:
@@ -26,22 +27,25 @@ def _openai(settings: Any) -> Backend:
     return OpenAIBackend.from_settings(settings)
 
 
-def register() -> None:
-    """Register llamacpp, mlx and openai."""
-    register_backend(
+#: (name, factory, installed, summary) of llamacpp, mlx and openai; the default
+#: plugin (`nodespace_lab.plugins.builtins`) adds them through its hook.
+BUILTINS: tuple[tuple[str, BackendFactory, Callable[[], bool], str], ...] = (
+    (
         "llamacpp",
         _llamacpp,
-        installed=lambda: find_spec("llama_cpp") is not None,
-        summary="llama.cpp through llama-cpp-python: any GGUF file (default: Gemma 3 270M)",
-    )
-    register_backend(
+        lambda: find_spec("llama_cpp") is not None,
+        "llama.cpp through llama-cpp-python: any GGUF file (default: Gemma 3 270M)",
+    ),
+    (
         "mlx",
         _mlx,
-        installed=lambda: find_spec("mlx_lm") is not None,
-        summary="MLX through mlx-lm: any MLX model folder (Apple Silicon; CPU on Linux)",
-    )
-    register_backend(
+        lambda: find_spec("mlx_lm") is not None,
+        "MLX through mlx-lm: any MLX model folder (Apple Silicon; CPU on Linux)",
+    ),
+    (
         "openai",
         _openai,
-        summary="An OpenAI-compatible HTTP server (llama-server, Ollama, LM Studio, vLLM)",
-    )
+        lambda: True,
+        "An OpenAI-compatible HTTP server (llama-server, Ollama, LM Studio, vLLM)",
+    ),
+)

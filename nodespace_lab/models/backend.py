@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+from .._registry import Registry
 from ..errors import ModelUnavailable, ValidationError
 
 Role = Literal["system", "user", "assistant"]
@@ -223,7 +224,8 @@ class _Registration:
     summary: str
 
 
-_BACKENDS: dict[str, _Registration] = {}
+#: The backends by name: the built-ins (the default plugin's) and plugins' (filled on first read).
+_BACKENDS: Registry[_Registration] = Registry("model backend")
 
 
 def register_backend(
@@ -241,13 +243,11 @@ def register_backend(
 
 def backend_names() -> list[str]:
     """Names of the registered backends."""
-    _register_builtins()
     return sorted(_BACKENDS)
 
 
 def create_backend(settings: Any, name: str | None = None) -> Backend:
     """The backend `name` (default: the `ai.backend` setting, 'auto' resolved)."""
-    _register_builtins()
     chosen = resolve_backend_name(name or settings.backend)
     registration = _BACKENDS.get(chosen)
     if registration is None:
@@ -266,17 +266,8 @@ def resolve_backend_name(name: str) -> str:
     """'auto' means MLX on Apple Silicon when mlx-lm is installed, llama.cpp elsewhere."""
     if name != "auto":
         return name
-    _register_builtins()
     mlx = _BACKENDS.get("mlx")
     apple_silicon = sys.platform == "darwin" and platform.machine() == "arm64"
     if apple_silicon and mlx is not None and mlx.installed():
         return "mlx"
     return "llamacpp"
-
-
-def _register_builtins() -> None:
-    if "llamacpp" in _BACKENDS:
-        return
-    from . import _builtin  # registers llamacpp, mlx and openai (their modules stay unloaded)
-
-    _builtin.register()

@@ -1,8 +1,9 @@
-"""Node kinds, registered the same way built-ins and plugins will be.
+"""Node kinds, registered the same way built-ins and plugins are.
 
-A kind names the task-style fields it accepts and may validate or complete a
-node's values before they are written (the entity, query and chat kinds of
-later parts plug in here).
+The built-in kinds (`BUILTIN_KINDS`) reach `KINDS` through the default
+plugin's `nodespace_kinds` hook, like a third-party plugin's. A kind names the
+task-style fields it accepts and may validate or complete a node's values
+before they are written (entity kinds and plugin kinds plug in here).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._registry import Registry
 from ..errors import ValidationError
 from .model import TASK_FIELDS, Row
 
@@ -40,7 +42,8 @@ class KindSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-KINDS: dict[str, KindSpec] = {}
+#: Every kind of this process: the built-ins and plugins' (filled on first read), entity kinds.
+KINDS: Registry[KindSpec] = Registry("node kind")
 
 
 def register_kind(spec: KindSpec, *, replace: bool = False) -> None:
@@ -98,32 +101,24 @@ def _prepare_date(values: Row, old: Row | None) -> Row:
     return values
 
 
-def _register_builtins() -> None:
-    register_kind(KindSpec("text", "A note or outline block with Markdown content."))
-    register_kind(
-        KindSpec(
-            "task",
-            "Something to do: status todo/doing/done/cancelled, priority, due and scheduled dates.",
-            fields=frozenset(TASK_FIELDS),
-            prepare=_prepare_task,
-        )
-    )
-    register_kind(
-        KindSpec(
-            "date",
-            "A daily journal page; its id is the day YYYY-MM-DD.",
-            prepare=_prepare_date,
-            id_from_title=True,
-        )
-    )
-    register_kind(KindSpec("tag", "A tag; nodes join it with kb.tag(node, name)."))
-    register_kind(KindSpec("collection", "A named collection; a node may be in several."))
-    register_kind(
-        KindSpec(
-            "chat",
-            "A conversation with the local model (kb.ask); links to the nodes its answers cite.",
-        )
-    )
-
-
-_register_builtins()
+BUILTIN_KINDS: tuple[KindSpec, ...] = (
+    KindSpec("text", "A note or outline block with Markdown content."),
+    KindSpec(
+        "task",
+        "Something to do: status todo/doing/done/cancelled, priority, due and scheduled dates.",
+        fields=frozenset(TASK_FIELDS),
+        prepare=_prepare_task,
+    ),
+    KindSpec(
+        "date",
+        "A daily journal page; its id is the day YYYY-MM-DD.",
+        prepare=_prepare_date,
+        id_from_title=True,
+    ),
+    KindSpec("tag", "A tag; nodes join it with kb.tag(node, name)."),
+    KindSpec("collection", "A named collection; a node may be in several."),
+    KindSpec(
+        "chat",
+        "A conversation with the local model (kb.ask); links to the nodes its answers cite.",
+    ),
+)

@@ -42,6 +42,7 @@ def test_every_section_is_parameterized_with_documented_settings() -> None:
         "ai",
         "service",
         "logging",
+        "plugins",
     }
     settings = Settings()
     for name, cls in SECTIONS.items():

@@ -23,9 +23,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nodespace_lab
 import pytest
 from click.testing import CliRunner
+
+import nodespace_lab
 from nodespace_lab import load_settings
 from nodespace_lab.cli import cli
 from nodespace_lab.config import (
@@ -81,6 +82,8 @@ HOSTILE: dict[str, Any] = {
     "service.host": "::1",
     "service.port": 4444,
     "service.runtime_dir": "/tmp/shared-runtime",
+    "plugins.allow": ["*"],
+    "plugins.deny": ["audit"],
 }
 
 

@@ -5,6 +5,9 @@ None when the values do not fit (text where a number is expected, a date out
 of range...). Functions marked `volatile` read the clock from the scope, which
 they receive as their first argument. Aggregates reduce the values read from
 the items of a collection.
+
+The scalar functions reach `FUNCTIONS` through the default plugin's
+`nodespace_calc_functions` hook (`BUILTIN_FUNCTIONS`), like a plugin's.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from ..._registry import Registry
+from ...errors import ValidationError
 from .values import (
     Scope,
     day_of,
@@ -328,7 +333,7 @@ def _fn(
     )  # fmt: skip
 
 
-_SCALARS = (
+BUILTIN_FUNCTIONS: tuple[Function, ...] = (
     _fn("if(condition, then, else)", (BOOL, VALUE, VALUE), "branches", None, strict=False),
     _fn("coalesce(a, b, ...)", (VALUE,), "common", None, variadic=True, strict=False),
     _fn("round(number[, digits])", (NUMBER, NUMBER), "number", round_half_away, optional=1),
@@ -364,8 +369,24 @@ _SCALARS = (
     _fn("add_months(date, months)", (DAY, NUMBER), "same", add_months),
 )
 
-#: Scalar functions by lowercase name.
-FUNCTIONS: Mapping[str, Function] = MappingProxyType({f.name: f for f in _SCALARS})
+#: Scalar functions by lowercase name: the built-ins and plugins' (filled on first read).
+FUNCTIONS: Registry[Function] = Registry("calculated-field function")
+
+
+def register_function(function: Function, *, replace: bool = False) -> None:
+    """Make a scalar function available to the expressions of every knowledge base."""
+    name = function.name
+    if not name.isidentifier() or name != name.lower():
+        raise ValidationError(
+            f"Function name {name!r} is invalid; use a lowercase identifier such as 'initials'."
+        )
+    if not replace and (name in FUNCTIONS or name in AGGREGATORS):
+        raise ValidationError(
+            f"Function {name!r} is already defined; choose another name "
+            "(or pass replace=True to override it)."
+        )
+    FUNCTIONS[name] = function
+
 
 _AGGREGATES = (
     Aggregator("count", "count(children [where ...]) or count(children.attr)", VALUE, "",
@@ -385,5 +406,7 @@ _AGGREGATES = (
 #: Aggregates by name; min and max are aggregates with one argument, scalars with more.
 AGGREGATORS: Mapping[str, Aggregator] = MappingProxyType({a.name: a for a in _AGGREGATES})
 
-#: Every function name, for error messages.
-FUNCTION_NAMES = tuple(sorted({*FUNCTIONS, *AGGREGATORS}))
+
+def function_names() -> tuple[str, ...]:
+    """Every function name (scalar and aggregate), for error messages."""
+    return tuple(sorted({*FUNCTIONS, *AGGREGATORS}))

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from ...errors import ValidationError
-from .functions import AGGREGATORS, FUNCTION_NAMES, FUNCTIONS
+from .functions import AGGREGATORS, FUNCTIONS, function_names
 
 MAX_LENGTH = 2000
 #: Levels of nesting in the tree: compiling and evaluating recurse that deep.
@@ -644,10 +644,11 @@ class _Parser:
         """NAME '(' args ')' as a scalar Call or an Aggregate."""
         name = token.text.lower()
         if name not in FUNCTIONS and name not in AGGREGATORS:
+            names = function_names()
             self.fail(
                 token.pos,
                 f"unknown function {token.text!r}",
-                f"{suggest(name, FUNCTION_NAMES)}the functions are {', '.join(FUNCTION_NAMES)}",
+                f"{suggest(name, names)}the functions are {', '.join(names)}",
             )
         self.take()
         with self.nested(token.pos):
