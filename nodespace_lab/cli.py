@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from ._cli import admin, ai, bench, entities, nodes, queries, service, trust
-from ._cli.context import KB_ENV, NodespaceGroup, make_state
+from ._cli import admin, ai, bench, entities, nodes, plugins, queries, service, trust
+from ._cli.context import KB_ENV, make_state
 
 COMMANDS: tuple[click.Command, ...] = (
     admin.init,
@@ -38,10 +38,13 @@ COMMANDS: tuple[click.Command, ...] = (
     admin.config_command,
     trust.trust,
     trust.untrust,
+    plugins.plugins_group,
 )
 
 
-@click.group(cls=NodespaceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=plugins.PluginCommandGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.option(
     "--kb",
     type=click.Path(file_okay=False, path_type=Path),
