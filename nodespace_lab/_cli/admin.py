@@ -85,7 +85,7 @@ def doctor(ctx: click.Context, repair: bool) -> None:
     recomputes every calculated field from scratch to compare with what is stored.
     """
     from ..kb import KnowledgeBase
-    from ..nodes.doctor import doctor as run_doctor
+    from ..kb.doctor import doctor as run_doctor
 
     kb = state(ctx).open(ctx)
     if not isinstance(kb, KnowledgeBase):

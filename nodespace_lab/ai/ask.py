@@ -21,7 +21,7 @@ from ..markdown import display_bundle, escape_markdown
 from ..models.backend import Backend, CancelToken, GenerationOptions, Message
 
 if TYPE_CHECKING:
-    from ..kb import KnowledgeBase
+    from ..kb.facets import KnowledgeBaseAPI
 
 # How much of each source the model sees (the 270M default has a small budget).
 SOURCE_CHARS = 700
@@ -115,7 +115,7 @@ class Prepared:
 
 
 def prepare(
-    kb: KnowledgeBase,
+    kb: KnowledgeBaseAPI,
     question: str,
     *,
     limit: int = 8,
@@ -133,7 +133,7 @@ def prepare(
     return Prepared(text, sources, messages, conversation)
 
 
-def retrieve(kb: KnowledgeBase, question: str, *, limit: int = 8) -> list[Source]:
+def retrieve(kb: KnowledgeBaseAPI, question: str, *, limit: int = 8) -> list[Source]:
     """Hybrid search hits, then their parents, links and children, up to `limit` sources."""
     # Earlier answers are not evidence: chat nodes are never sources.
     found = kb.search(question, mode="hybrid", limit=limit * 2)  # text alone without a model
@@ -163,7 +163,7 @@ def generate(
 
 
 def finish(
-    kb: KnowledgeBase | None,
+    kb: KnowledgeBaseAPI | None,
     prepared: Prepared,
     text: str,
     *,
@@ -184,7 +184,7 @@ def finish(
 
 
 def ask(
-    kb: KnowledgeBase,
+    kb: KnowledgeBaseAPI,
     model: Backend,
     question: str,
     *,
@@ -239,7 +239,7 @@ def check_citations(text: str, sources: Sequence[Source]) -> tuple[str, list[Cit
     return clean, list(cited.values()), invalid
 
 
-def save_chat(kb: KnowledgeBase, answer: Answer, conversation: str | None) -> str:
+def save_chat(kb: KnowledgeBaseAPI, answer: Answer, conversation: str | None) -> str:
     """Append the exchange to chat node `conversation` (or a new one under today's
     journal page); `[[id|title]]` references make it link to every cited node."""
     turn = _turn_markdown(answer)
@@ -271,7 +271,7 @@ def _link_text(title: str) -> str:
     return " ".join(title.replace("[", "(").replace("]", ")").replace("|", "/").split()) or "…"
 
 
-def _history(kb: KnowledgeBase, conversation: str) -> list[Message]:
+def _history(kb: KnowledgeBaseAPI, conversation: str) -> list[Message]:
     """Earlier questions and answers of a chat node, as chat turns."""
     content = kb.get(conversation).content
     messages: list[Message] = []
@@ -293,7 +293,7 @@ def _check_question(question: object) -> str:
     return text
 
 
-def _neighbours(kb: KnowledgeBase, node_id: str) -> Iterator[tuple[str, str]]:
+def _neighbours(kb: KnowledgeBaseAPI, node_id: str) -> Iterator[tuple[str, str]]:
     node = kb.get(node_id)
     if node.parent_id and node.kind != "date":
         yield node.parent_id, "parent of"
@@ -303,7 +303,7 @@ def _neighbours(kb: KnowledgeBase, node_id: str) -> Iterator[tuple[str, str]]:
         yield child.id, "child of"
 
 
-def _source(kb: KnowledgeBase, number: int, node_id: str, reason: str, score: float) -> Source:
+def _source(kb: KnowledgeBaseAPI, number: int, node_id: str, reason: str, score: float) -> Source:
     node = kb.get(node_id)
     text = " ".join(node.content.split())
     if len(text) > SOURCE_CHARS:

@@ -26,7 +26,7 @@ from .dates import find_date
 if TYPE_CHECKING:
     import polars as pl
 
-    from ..kb import KnowledgeBase
+    from ..kb.facets import KnowledgeBaseAPI
     from ..live import LiveQuery
     from ..nodes.query import Find
 
@@ -162,7 +162,7 @@ class QueryDraft:
 
 
 def draft_query(
-    kb: KnowledgeBase,
+    kb: KnowledgeBaseAPI,
     question: str,
     *,
     mode: str = "find",
@@ -190,7 +190,9 @@ def draft_query(
 # -- find mode: rules --------------------------------------------------------
 
 
-def _rules(kb: KnowledgeBase, text: str, today: dt.date, sources: dict[str, str]) -> dict[str, Any]:
+def _rules(
+    kb: KnowledgeBaseAPI, text: str, today: dt.date, sources: dict[str, str]
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "kind": None,
         "where": [],
@@ -269,7 +271,9 @@ def _rule_priority(spec: dict[str, Any], text: str, sources: dict[str, str]) -> 
         sources["priority"] = f"'{match.group(0)}': priority 3 or 4"
 
 
-def _rule_tags(kb: KnowledgeBase, spec: dict[str, Any], text: str, sources: dict[str, str]) -> None:
+def _rule_tags(
+    kb: KnowledgeBaseAPI, spec: dict[str, Any], text: str, sources: dict[str, str]
+) -> None:
     known = _known_tags(kb)
     for name in _TAGGED.findall(text):
         if name.lower() in known:
@@ -304,7 +308,7 @@ def _rule_order_and_limit(spec: dict[str, Any], text: str, sources: dict[str, st
 # -- find mode: the model ------------------------------------------------------
 
 
-def _model_additions(kb: KnowledgeBase, draft: QueryDraft, model: Backend) -> None:
+def _model_additions(kb: KnowledgeBaseAPI, draft: QueryDraft, model: Backend) -> None:
     """The model may add a topic or tags; kept only when the question says them."""
     from ..models.structured import structured
 
@@ -374,7 +378,7 @@ def _find_messages(question: str, tags: list[str]) -> list[Message]:
 # -- building and checking ---------------------------------------------------------
 
 
-def _build(kb: KnowledgeBase, spec: dict[str, Any]) -> Find:
+def _build(kb: KnowledgeBaseAPI, spec: dict[str, Any]) -> Find:
     query = kb.find(spec["kind"]) if spec.get("kind") else kb.find()
     for name, op, value in spec.get("where", []):
         query = query.where(name, op, _typed(name, value))
@@ -416,7 +420,7 @@ def _builder_code(spec: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _explain(kb: KnowledgeBase, query: str, params: dict[str, Any]) -> None:
+def _explain(kb: KnowledgeBaseAPI, query: str, params: dict[str, Any]) -> None:
     """Check `query` and have the engine parse, bind and plan it, never run it.
 
     `QueryError` (with the engine's words) if it is refused or does not bind. The
@@ -431,7 +435,7 @@ def _explain(kb: KnowledgeBase, query: str, params: dict[str, Any]) -> None:
     store.prepare_read(query, params)
 
 
-def _known_tags(kb: KnowledgeBase) -> set[str]:
+def _known_tags(kb: KnowledgeBaseAPI) -> set[str]:
     frame = kb.cypher("MATCH (t:Node) WHERE t.kind = 'tag' RETURN t.title AS title LIMIT 1000")
     return {str(title).lower() for title in frame["title"].to_list()}
 
@@ -447,7 +451,7 @@ def _check_question(question: object) -> str:
 # -- cypher mode ---------------------------------------------------------------
 
 
-def _cypher_draft(kb: KnowledgeBase, question: str, model: Backend) -> QueryDraft:
+def _cypher_draft(kb: KnowledgeBaseAPI, question: str, model: Backend) -> QueryDraft:
     messages = [Message("system", _schema_prompt(kb)), Message("user", question)]
     options = GenerationOptions(max_tokens=160, stop=("\n\n", ";"))
     errors: list[str] = []
@@ -484,7 +488,7 @@ def _first_statement(text: str) -> str:
     return " ".join(body.split(";")[0].split())
 
 
-def _schema_prompt(kb: KnowledgeBase) -> str:
+def _schema_prompt(kb: KnowledgeBaseAPI) -> str:
     from ..nodes.kinds import KINDS
     from ..nodes.query import FIELDS
 

@@ -21,7 +21,7 @@ from ..models.backend import Backend, GenerationOptions, Message
 from .dates import find_date
 
 if TYPE_CHECKING:
-    from ..kb import KnowledgeBase
+    from ..kb.facets import KnowledgeBaseAPI
     from ..nodes import Node
 
 _PRIORITIES: list[tuple[int, re.Pattern[str]]] = [
@@ -94,7 +94,7 @@ class TaskDraft:
             "tags": list(self.tags),
         }
 
-    def create(self, kb: KnowledgeBase | None = None, *, parent: str | None = None) -> Node:
+    def create(self, kb: KnowledgeBaseAPI | None = None, *, parent: str | None = None) -> Node:
         """Write the task (after the user confirmed it); returns the new node."""
         target = kb if kb is not None else self.kb
         if target is None:
@@ -157,7 +157,7 @@ class TaskDraft:
 
 
 def draft_task(
-    kb: KnowledgeBase,
+    kb: KnowledgeBaseAPI,
     sentence: str,
     *,
     model: Backend | None = None,
@@ -268,7 +268,7 @@ def _grounded(phrase: str, sentence: str) -> bool:
     return bool(content) and all(word in words for word in content)
 
 
-def _known_nodes(kb: KnowledgeBase, sentence: str, mentions: list[str]) -> list[tuple[str, str]]:
+def _known_nodes(kb: KnowledgeBaseAPI, sentence: str, mentions: list[str]) -> list[tuple[str, str]]:
     """Existing nodes whose whole title the sentence contains (longest first, no overlap)."""
     words = [w for w in _WORD.findall(sentence) if w.casefold() not in _STOP and len(w) > 1]
     query = " OR ".join(dict.fromkeys([*words, *mentions]))

@@ -13,11 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ..ai.methods import KnowledgeBaseAI
 from ..config import Settings, load_settings
 from ..config.private import keep_private, make_private_kb_folder
 from ..entities.find import store_lookup
-from ..entities.methods import KnowledgeBaseEntities
 from ..entities.search import IndexedFields
 from ..errors import ModelUnavailable, NotFound, QueryError, StorageError
 from ..graph import ChangeSet, GraphStore, Op, open_store
@@ -32,6 +30,8 @@ from ..nodes.validate import check_date
 from ..nodes.writer import NodeWriter
 from ..search.fulltext import FullTextIndex, SearchDoc, SearchHit
 from ..search.hybrid import check_mode
+from ._ai import KnowledgeBaseAI
+from ._entities import KnowledgeBaseEntities
 from .facets import OPERATIONS, KnowledgeBaseAPI
 from .gate import OperationGate, gated
 

@@ -14,7 +14,7 @@ from .deps import Dependencies
 from .params import resolve
 
 if TYPE_CHECKING:
-    from ..kb import KnowledgeBase
+    from ..kb.facets import KnowledgeBaseAPI
 
 Row = dict[str, Any]
 
@@ -72,7 +72,7 @@ class LiveQuery:
     a `RowDiff` after each re-run that changed something.
     """
 
-    kb: KnowledgeBase
+    kb: KnowledgeBaseAPI
     query: Find | str | Callable[..., Find | str]
     params: dict[str, Any] = field(default_factory=dict)
     depends: Dependencies = field(default_factory=Dependencies.unknown)

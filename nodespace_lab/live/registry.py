@@ -31,7 +31,7 @@ from .params import watch
 from .query import LiveQuery
 
 if TYPE_CHECKING:
-    from ..kb import KnowledgeBase
+    from ..kb.facets import KnowledgeBaseAPI
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class LiveStats:
 class LiveRegistry:
     """The live queries of one knowledge base."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeBaseAPI) -> None:
         self.kb = kb
         self.stats = LiveStats()
         self._queries: weakref.WeakSet[LiveQuery] = weakref.WeakSet()

@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 from nodespace_lab import KnowledgeBase, load_settings
-from nodespace_lab.nodes.doctor import find_problems
+from nodespace_lab.kb.doctor import find_problems
 
 ENGINE = os.environ.get("NODESPACE_TEST_ENGINE", "ladybug")
 CHILD = Path(__file__).with_name("writer_child.py")

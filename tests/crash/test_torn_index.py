@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from nodespace_lab import KnowledgeBase, load_settings
-from nodespace_lab.nodes.doctor import find_problems
+from nodespace_lab.kb.doctor import find_problems
 
 ENGINE = os.environ.get("NODESPACE_TEST_ENGINE", "ladybug")
 REPO = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import pytest
 
 from nodespace_lab import KnowledgeBase
 from nodespace_lab.errors import NotFound, ValidationError
-from nodespace_lab.nodes.doctor import doctor
+from nodespace_lab.kb.doctor import doctor
 
 PROGRESS = 'count(children where status = "done") / count(children)'
 

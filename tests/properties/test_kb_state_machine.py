@@ -32,7 +32,7 @@ from nodespace_lab.errors import (
     NothingToUndo,
     ValidationError,
 )
-from nodespace_lab.nodes.doctor import find_problems
+from nodespace_lab.kb.doctor import find_problems
 
 from .scratch import scratch_kb
 

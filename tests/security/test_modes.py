@@ -21,7 +21,7 @@ from nodespace_lab import KnowledgeBase
 from nodespace_lab.cli import cli
 from nodespace_lab.config.private import user_name
 from nodespace_lab.graph.engine import DB_FILE
-from nodespace_lab.nodes.doctor import doctor, permission_problems
+from nodespace_lab.kb.doctor import doctor, permission_problems
 from tests.conftest import KBFactory
 from tests.security.local_user import READ_EACH, LocalUser, attacker, shared_root
 from tests.service.running import start_service

@@ -7,6 +7,9 @@ memberships point at tags or collections, the full-text index holds
 exactly the nodes of the graph, every stored calculated value equals its
 recomputation from scratch, and no file or folder of the knowledge base is
 open to other users of the machine (the repair makes them 0600/0700).
+
+It lives in `kb/` because it checks the composed knowledge base (graph, writer,
+full-text index, calculated fields, files), not one layer of it.
 """
 
 from __future__ import annotations
@@ -24,13 +27,13 @@ import polars as pl
 from ..config.private import describe, keep_private, loose_entries, tighten
 from ..errors import ValidationError
 from ..graph import Op, WriteTx
-from . import links, tree
-from .model import encode_row
-from .ordering import is_valid_key, key_between, keys_after
-from .tree import last_position, require_row
+from ..nodes import links, tree
+from ..nodes.model import encode_row
+from ..nodes.ordering import is_valid_key, key_between, keys_after
+from ..nodes.tree import last_position, require_row
 
 if TYPE_CHECKING:
-    from ..kb import KnowledgeBase
+    from .embedded import KnowledgeBase
 
 
 _BAD_MEMBERS = (

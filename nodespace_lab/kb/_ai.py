@@ -1,7 +1,8 @@
-"""The AI methods of `KnowledgeBase`: `ask`, `draft_task`, `draft_query`, `ai_status`.
+"""The AI part of the embedded facade: `ask`, `draft_task`, `draft_query`, `ai_status`.
 
-A mixin, so the knowledge base stays one class while this concept lives in
-`ai/`; the service client has the same methods over HTTP (`service.ai_client`).
+A mixin of `KnowledgeBase`, kept in `kb/` because it composes the knowledge
+base with the AI features of `ai/`, which only see `KnowledgeBaseAPI`; the
+service client has the same methods over HTTP (`service.ai_client`).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ModelUnavailable
 
 if TYPE_CHECKING:
-    from ..kb import KnowledgeBase
+    from ..ai.ask import Answer
+    from ..ai.assistant import Assistant
+    from ..ai.queries import QueryDraft
+    from ..ai.tasks import TaskDraft
     from ..models.backend import Backend, CancelToken
-    from .ask import Answer
-    from .assistant import Assistant
-    from .queries import QueryDraft
-    from .tasks import TaskDraft
+    from .embedded import KnowledgeBase
 
 
 class KnowledgeBaseAI:
@@ -34,7 +35,7 @@ class KnowledgeBaseAI:
         """The knowledge base's models (the chat model's process starts on first use)."""
         with self._assistant_lock:
             if self._assistant is None:
-                from .assistant import Assistant
+                from ..ai.assistant import Assistant
 
                 self._assistant = Assistant(self.settings)
             return self._assistant
@@ -56,7 +57,7 @@ class KnowledgeBaseAI:
         retrieved, and stores the exchange as a chat node (unless `save=False`)
         that continues `conversation` if given.
         """
-        from .ask import ask
+        from ..ai.ask import ask
 
         return ask(
             self._self(), self.ai.require(), question,
@@ -69,7 +70,7 @@ class KnowledgeBaseAI:
         self, sentence: str, *, today: dt.date | None = None, use_model: bool = True
     ) -> TaskDraft:
         """A task read from `sentence`, shown before anything is written (`.create()`)."""
-        from .tasks import draft_task
+        from ..ai.tasks import draft_task
 
         return draft_task(self._self(), sentence, model=self._model_or_none(use_model), today=today)
 
@@ -83,7 +84,7 @@ class KnowledgeBaseAI:
     ) -> QueryDraft:
         """A checked read-only query from `question`: `mode` "find" or "cypher" (needs
         the model). Nothing runs until `.run()` or `.live()`."""
-        from .queries import draft_query
+        from ..ai.queries import draft_query
 
         model = self._model_or_none(use_model or mode == "cypher")
         if mode == "cypher" and model is None:

@@ -1,7 +1,8 @@
-"""The entity methods of `KnowledgeBase`: define kinds, read and evolve their schemas.
+"""The entities part of the embedded facade: define kinds, read and evolve their schemas.
 
-A mixin, so the knowledge base stays one class while this concept lives in
-`entities/`.
+A mixin of `KnowledgeBase`, kept in `kb/` because it binds one knowledge
+base's store and writer to the entity registry of `entities/`, which knows no
+knowledge base.
 """
 
 from __future__ import annotations
@@ -11,16 +12,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..entities import evolve
+from ..entities.calc.engine import Mismatch
+from ..entities.files import load_schema_file
+from ..entities.schema import Field, KindSchema, decode_value, make_schema
+from ..entities.store import Registry, register_entity_kind, registry, write_schema
 from ..errors import ValidationError
 from ..graph import GraphStore
 from ..nodes import tree
 from ..nodes.kinds import KINDS
 from ..nodes.writer import NodeWriter
-from . import evolve
-from .calc.engine import Mismatch
-from .files import load_schema_file
-from .schema import Field, KindSchema, decode_value, make_schema
-from .store import Registry, register_entity_kind, registry, write_schema
 
 
 class KnowledgeBaseEntities:
