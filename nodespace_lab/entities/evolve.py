@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import ValidationError
-from ..graph import Op, WriteTx
+from ..graph import Op, WriteTx, opkinds
 from ..nodes import tree
 from ..nodes.model import COLUMNS, Row, encode_row
 from ..nodes.writer import NodeWriter
@@ -44,7 +44,7 @@ def _rewrite(tx: WriteTx, writer: NodeWriter, row: Row, values: dict[str, Any]) 
     if text == row["properties"]:  # text, not dicts: 2025 == 2025.0 but an int is not a number
         return
     new = writer.write_row(tx, row, {"properties": text})
-    tx.record(Op("update", row["id"], row["kind"], encode_row(row), encode_row(new)))
+    tx.record(Op(opkinds.UPDATE, row["id"], row["kind"], encode_row(row), encode_row(new)))
 
 
 def _bump(schema: KindSchema, fields: tuple[Field, ...]) -> KindSchema:

@@ -30,7 +30,7 @@ import threading
 from typing import Any
 
 from ..errors import NotFound, ValidationError
-from ..graph import GraphStore, Op, WriteTx
+from ..graph import GraphStore, Op, WriteTx, opkinds
 from ..graph.changelog import ChangeSet
 from ..nodes import undo
 from ..nodes.kinds import KINDS, KindSpec, register_kind
@@ -39,7 +39,7 @@ from .calc.engine import CalcEngine
 from .calc.plan import compile_plan
 from .schema import Field, KindSchema, check_value, schema_from_json, short
 
-OP = "schema"
+OP = opkinds.SCHEMA
 _LOAD = "MATCH (k:EntityKind) RETURN k.name, k.spec, k.version ORDER BY k.name"
 _PUT = (
     "MERGE (k:EntityKind {name: $name}) "

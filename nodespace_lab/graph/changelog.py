@@ -12,18 +12,22 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from . import opkinds
+from .opkinds import Category
+
 Row = dict[str, Any]
 # Operations over many nodes at once, recorded without per-node rows.
-BATCH_OPS = frozenset({"import", "unimport", "repair", "cypher", "recalc"})
+BATCH_OPS = opkinds.BULK
 
 
 @dataclass(frozen=True)
 class Op:
     """One operation inside a change set.
 
-    `op` is create, update, move, delete, restore, purge, member+, member- or
-    import. Node operations carry `before` / `after` row images (None where the
-    row did not or no longer exists); member operations carry `target`.
+    `op` is one of the kinds declared in `graph.opkinds` (its category says
+    what the other fields mean). Row and derived operations carry `before` /
+    `after` row images (None where the row did not or no longer exists); edge
+    operations carry `target`.
     """
 
     op: str
@@ -33,6 +37,16 @@ class Op:
     after: Row | None = None
     target: str | None = None
     count: int = 0
+
+    @property
+    def category(self) -> Category:
+        """The declared category of this operation's kind (row, edge, batch, derived, schema)."""
+        return opkinds.category(self.op)
+
+    @property
+    def bulk(self) -> bool:
+        """True when this operation names no node one by one (its id names a batch)."""
+        return self.op in opkinds.BULK
 
     @cached_property
     def fields(self) -> tuple[str, ...]:
@@ -88,7 +102,7 @@ class ChangeSet:
         """Ids of the nodes this change set touched, in first-touched order."""
         seen: dict[str, None] = {}
         for op in self.ops:
-            if op.op in BATCH_OPS:
+            if op.bulk:
                 continue  # their id names the batch, not a node
             seen.setdefault(op.id, None)
             if op.target:
@@ -110,10 +124,10 @@ class ChangeSet:
         """Edge types this change set may have changed."""
         found: set[str] = set()
         for op in self.ops:
-            if op.op in {"member+", "member-"}:
+            if op.category == "edge":
                 found.add("MEMBER_OF")
             changed = set(op.fields)
-            whole = op.op in BATCH_OPS or op.op in {"create", "purge"}
+            whole = op.bulk or op.op in {opkinds.CREATE, opkinds.PURGE}
             if whole or "parent_id" in changed:
                 found.add("CHILD_OF")
             if whole or changed & {"content", "title"}:

@@ -20,6 +20,7 @@ import polars as pl
 
 from ..config import Settings
 from ..errors import QueryError, StorageError
+from . import opkinds
 from .changelog import ChangeSet, Op, decode_ops, encode_ops
 from .engine import Engine, open_engine
 from .migrations import apply_migrations
@@ -78,7 +79,12 @@ class WriteTx:
         return [row[0] for row in self.execute(query, params)]
 
     def record(self, op: Op) -> None:
-        """Add one operation to this transaction's change-log record."""
+        """Add one operation to this transaction's change-log record.
+
+        Raises `UndeclaredOpKind` for a kind `graph.opkinds` does not declare:
+        readers of the log could not know what it means.
+        """
+        opkinds.declared(op.op)
         self.ops.append(op)
 
 
@@ -395,11 +401,11 @@ class GraphStore:
         params = {"s": self._seq}
         rows = self._run(self._writer, "MATCH (c:ChangeSet {seq: $s}) RETURN c.ops", params)
         ops = decode_ops(rows[0][0])
-        if not any(op.op == "import" for op in ops) or any(
-            op.op not in {"import", "create"} for op in ops
+        if not any(op.op == opkinds.IMPORT for op in ops) or any(
+            op.op not in {opkinds.IMPORT, opkinds.CREATE} for op in ops
         ):
             return
-        wanted = sum(op.count if op.op == "import" else 1 for op in ops)
+        wanted = sum(op.count if op.op == opkinds.IMPORT else 1 for op in ops)
         found, parented = self._run(
             self._writer,
             "MATCH (n:Node) WHERE n.created_seq = $s RETURN count(n), count(n.parent_id)",

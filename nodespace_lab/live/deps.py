@@ -6,13 +6,11 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
-from ..graph import ChangeSet, Op
-from ..graph.changelog import BATCH_OPS
+from ..graph import ChangeSet, Op, opkinds
 from ..nodes.model import PUBLIC_COLUMNS
 from ..nodes.query import Find
 
 _ROW_FIELDS = frozenset({"status", "kind"})
-_SCHEMA_OP = "schema"  # entities.store.OP: a kind's schema changed (its id is "schema:<kind>")
 
 
 def _column(name: str) -> str:
@@ -82,11 +80,11 @@ class Dependencies:
         return any(self._op_matters(op, shown) for op in change.ops)
 
     def _op_matters(self, op: Op, shown: AbstractSet[str]) -> bool:
-        if op.op in BATCH_OPS or op.id in shown:
+        if op.bulk or op.id in shown:
             return True
-        if op.op in {"member+", "member-"}:
+        if op.category == "edge":
             return "MEMBER_OF" in self.edges and op.target in self.ids
-        if op.op == _SCHEMA_OP:
+        if op.category == "schema":  # its id is "schema:<kind>"
             # The typed columns of an entity kind follow its schema, and a field
             # added without default rewrites no entity, so no other op would tell.
             return self.kinds is not None and op.id.removeprefix("schema:") in self.kinds
@@ -94,7 +92,7 @@ class Dependencies:
             return False
         if self.equals and not (self._selects(op.before) or self._selects(op.after)):
             return False  # the row is outside the result before and after the change
-        if op.op in {"create", "purge"}:
+        if op.op in {opkinds.CREATE, opkinds.PURGE}:
             return True
         changed = op.field_set
         if self.fields is None or changed & self.fields:

@@ -17,7 +17,7 @@ import polars as pl
 
 from ..config import Settings
 from ..errors import HierarchyError, ValidationError
-from ..graph import GraphStore, Op, WriteTx
+from ..graph import GraphStore, Op, WriteTx, opkinds
 from . import links, tree
 from .ids import new_id
 from .kinds import KINDS
@@ -58,7 +58,7 @@ def import_frame(store: GraphStore, settings: Settings, frame: pl.DataFrame) -> 
         if edges.height:
             tx.execute("COPY CHILD_OF FROM $frame", {"frame": edges})
         _link(tx, nodes, had_nodes)
-        tx.record(Op("import", f"import:{tx.seq}", "", count=nodes.height))
+        tx.record(Op(opkinds.IMPORT, f"import:{tx.seq}", "", count=nodes.height))
     return nodes.height
 
 

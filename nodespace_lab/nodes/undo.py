@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import NothingToUndo
-from ..graph import ChangeSet, GraphStore, Op, WriteTx
+from ..graph import ChangeSet, GraphStore, Op, WriteTx, opkinds
 from . import links, tree
 from .model import decode_row, encode_row
 from .writer import NodeWriter
@@ -19,8 +19,6 @@ _PAGE = 200
 #: How to revert operations that other concepts record (e.g. "schema" from
 #: entities/): op name -> function(tx, op) that puts `op.before` back.
 REVERTERS: dict[str, Callable[[WriteTx, Op], None]] = {}
-#: Operations that only recompute derived values (calculated fields).
-DERIVED_OPS = frozenset({"recalc"})
 
 
 def undoable(store: GraphStore) -> ChangeSet | None:
@@ -41,7 +39,7 @@ def undoable(store: GraphStore) -> ChangeSet | None:
 
 def _derived_only(change: ChangeSet) -> bool:
     """A change set that only recomputed derived values (nothing a user did to undo)."""
-    return all(op.op in DERIVED_OPS for op in change.ops)
+    return all(op.category == "derived" for op in change.ops)
 
 
 def undo(store: GraphStore, writer: NodeWriter) -> ChangeSet:
@@ -58,17 +56,18 @@ def undo(store: GraphStore, writer: NodeWriter) -> ChangeSet:
 
 
 def _revert(tx: WriteTx, writer: NodeWriter, op: Op, seq: int) -> None:
-    if op.op == "repair":
+    if op.op == opkinds.REPAIR:
         return  # repairs only rebuilt derived edges; there is nothing to put back
     if op.op in REVERTERS:
         REVERTERS[op.op](tx, op)
         return
-    if op.op in {"member+", "member-"}:
+    if op.category == "edge":
         assert op.target is not None
-        add = op.op == "member-"
+        add = op.op == opkinds.MEMBER_REMOVE
         writer.set_member_edge(tx, op.id, op.target, add=add)
-        tx.record(Op("member+" if add else "member-", op.id, op.kind, target=op.target))
-    elif op.op == "import":
+        kind = opkinds.MEMBER_ADD if add else opkinds.MEMBER_REMOVE
+        tx.record(Op(kind, op.id, op.kind, target=op.target))
+    elif op.op == opkinds.IMPORT:
         _revert_import(tx, seq, op)
     elif op.before is None:
         writer.purge_row(tx, op.id)
@@ -79,7 +78,7 @@ def _revert(tx: WriteTx, writer: NodeWriter, op: Op, seq: int) -> None:
         wanted = decode_row(op.before)
         values = {k: v for k, v in wanted.items() if k not in {"id", "version", "updated_at"}}
         new = writer.write_row(tx, old, values)
-        tx.record(Op("update", op.id, op.kind, encode_row(old), encode_row(new)))
+        tx.record(Op(opkinds.UPDATE, op.id, op.kind, encode_row(old), encode_row(new)))
 
 
 def _recreate(tx: WriteTx, writer: NodeWriter, op: Op) -> None:
@@ -93,11 +92,11 @@ def _recreate(tx: WriteTx, writer: NodeWriter, op: Op) -> None:
     for member in op.before.get("_members", []):
         if tree.node_row(tx.execute, member) is not None:
             writer.set_member_edge(tx, member, row["id"], add=True)
-    tx.record(Op("create", row["id"], row["kind"], None, encode_row(row)))
+    tx.record(Op(opkinds.CREATE, row["id"], row["kind"], None, encode_row(row)))
 
 
 def _revert_import(tx: WriteTx, seq: int, op: Op) -> None:
     rows = tx.execute("MATCH (n:Node) WHERE n.created_seq = $s RETURN count(n)", {"s": seq})
     tx.execute("MATCH (n:Node) WHERE n.created_seq = $s DETACH DELETE n", {"s": seq})
     tx.execute("MATCH (r:Ref) WHERE NOT EXISTS { MATCH (r)<-[:REFERS]-(:Node) } DETACH DELETE r")
-    tx.record(Op("unimport", op.id, "", count=int(rows[0][0])))
+    tx.record(Op(opkinds.UNIMPORT, op.id, "", count=int(rows[0][0])))

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import ConflictError, HierarchyError, StorageError, ValidationError
-from ..graph import GraphStore, Op, WriteTx
+from ..graph import GraphStore, Op, WriteTx, opkinds
 from . import links, tree
 from .ids import new_id
 from .kinds import kind_spec
@@ -178,7 +178,7 @@ class NodeWriter:
             keys = links.references(row["content"]) if row["content"] else set()
             if keys:
                 links.sync_references(tx, node_id, keys)
-            tx.record(Op("create", node_id, kind, None, encode_row(row)))
+            tx.record(Op(opkinds.CREATE, node_id, kind, None, encode_row(row)))
         return row
 
     def _insert(self, tx: WriteTx, row: Row) -> None:
@@ -201,7 +201,7 @@ class NodeWriter:
                 f"{old['kind'].capitalize()} {node_id!r}", old["kind"], fields, old
             )
             new = self.write_row(tx, old, values)
-            tx.record(Op("update", node_id, old["kind"], encode_row(old), encode_row(new)))
+            tx.record(Op(opkinds.UPDATE, node_id, old["kind"], encode_row(old), encode_row(new)))
         return new
 
     def write_row(self, tx: WriteTx, old: Row, values: Row) -> Row:
@@ -239,7 +239,7 @@ class NodeWriter:
             parent = self._check_parent(tx, parent, node_id)
             position = self._position(tx, parent, index, node_id)
             new = self.write_row(tx, old, {"parent_id": parent, "position": position})
-            tx.record(Op("move", node_id, old["kind"], encode_row(old), encode_row(new)))
+            tx.record(Op(opkinds.MOVE, node_id, old["kind"], encode_row(old), encode_row(new)))
         return new
 
     def delete(self, node_id: str) -> list[str]:
@@ -247,7 +247,7 @@ class NodeWriter:
         with self.store.write("delete") as tx:
             self._writable(tx, node_id)
             ids = [node_id, *tree.descendants(tx.execute, node_id)]
-            return self._set_status(tx, ids, "deleted", "delete")
+            return self._set_status(tx, ids, "deleted", opkinds.DELETE)
 
     def restore(self, node_id: str) -> list[str]:
         """Undelete a node, its deleted subtree and any deleted ancestors."""
@@ -255,13 +255,13 @@ class NodeWriter:
             row = tree.require_row(tx.execute, node_id)
             ids = [*reversed(tree.ancestors(tx.execute, node_id)), row["id"]]
             ids += tree.descendants(tx.execute, node_id)
-            return self._set_status(tx, ids, "active", "restore")
+            return self._set_status(tx, ids, "active", opkinds.RESTORE)
 
     def _set_status(self, tx: WriteTx, ids: list[str], status: str, op: str) -> list[str]:
         changed = []
         for node_id in ids:
             old = tree.require_row(tx.execute, node_id)
-            wanted = status if op == "delete" or old["status"] == "deleted" else old["status"]
+            wanted = status if op == opkinds.DELETE or old["status"] == "deleted" else old["status"]
             if old["status"] == wanted:
                 continue
             new = self.write_row(tx, old, {"status": wanted})
@@ -302,7 +302,7 @@ class NodeWriter:
         links.drop_unreferenced(tx, keys)
         for source in sources:
             links.relink_source(tx, source)
-        tx.record(Op("purge", node_id, row["kind"], before, None))
+        tx.record(Op(opkinds.PURGE, node_id, row["kind"], before, None))
 
     # -- tags and collections ------------------------------------------
 
@@ -350,7 +350,9 @@ class NodeWriter:
             return
         self.set_member_edge(tx, node_id, target, add=add)
         kind = tree.require_row(tx.execute, node_id)["kind"]
-        tx.record(Op("member+" if add else "member-", node_id, kind, target=target))
+        tx.record(
+            Op(opkinds.MEMBER_ADD if add else opkinds.MEMBER_REMOVE, node_id, kind, target=target)
+        )
 
     @staticmethod
     def set_member_edge(tx: WriteTx, node_id: str, target: str, *, add: bool) -> None:

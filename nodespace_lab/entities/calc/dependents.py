@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...graph import Op, WriteTx
+from ...graph import Op, WriteTx, opkinds
 from ...nodes import links
 from .plan import COLUMN_ATTRIBUTES, Plan
 from .references import ReferenceIndex
@@ -63,9 +63,9 @@ class Change:
 
 def describe(op: Op) -> Change | None:
     """The change an operation made, or None for one that changes no attribute."""
-    if op.op in {"member+", "member-", "schema"} or (op.before is None and op.after is None):
+    if op.category in {"edge", "schema"} or (op.before is None and op.after is None):
         return None
-    calculated = op.op == "calc"
+    calculated = op.op == opkinds.CALC
     before, after = op.before, op.after
     status = {(before or {}).get("status"), (after or {}).get("status")}
     if before is None or after is None or ("deleted" in status and len(status) > 1):

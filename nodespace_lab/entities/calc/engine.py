@@ -32,8 +32,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from ...errors import StorageError, ValidationError
-from ...graph import ChangeSet, Op, WriteTx
-from ...graph.changelog import BATCH_OPS
+from ...graph import ChangeSet, Op, WriteTx, opkinds
 from ...nodes import tree, undo
 from ...nodes.model import COLUMNS, Row, encode_row
 from .data import GraphData, MemoryData, NodeScope, compute_fields, item_columns
@@ -46,9 +45,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CALC_OP = "calc"
-RECALC_OP = "recalc"
-SCHEMA_OP = "schema"
+CALC_OP = opkinds.CALC
+RECALC_OP = opkinds.RECALC
+SCHEMA_OP = opkinds.SCHEMA
 #: Rounds of following calculated changes (each round climbs one level of a
 #: rollup); more than the deepest hierarchy allowed means a bug, not data.
 _MAX_ROUNDS = tree.MAX_DEPTH + 10
@@ -135,7 +134,7 @@ class CalcEngine:
         today = self.clock().date()
         if plan.volatile and self._day(tx) != today:
             self.recompute_all(tx, plan)  # a new day: today() moved on
-        elif any(op.op in BATCH_OPS for op in tx.ops):
+        elif any(op.bulk for op in tx.ops):
             self.recompute_all(tx, plan)  # bulk changes name no nodes one by one
         else:
             self.follow(tx, plan)

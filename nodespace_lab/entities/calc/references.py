@@ -25,7 +25,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...graph import ChangeSet, GraphStore, Op
-from ...graph.changelog import BATCH_OPS
 from .data import ids_held
 from .plan import Plan
 
@@ -82,7 +81,7 @@ class ReferenceIndex:
         index = self._by_target
         if index is None:
             return
-        if any(op.op in BATCH_OPS for op in change.ops):
+        if any(op.bulk for op in change.ops):
             self.invalidate()
             return
         for op in change.ops:
