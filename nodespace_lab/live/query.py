@@ -12,6 +12,7 @@ import polars as pl
 from ..nodes.query import Find
 from .deps import Dependencies
 from .params import resolve
+from .views import view_of
 
 if TYPE_CHECKING:
     from ..kb.facets import KnowledgeBaseAPI
@@ -138,9 +139,7 @@ class LiveQuery:
 
     def table(self, **options: Any) -> Any:
         """This query as a `LiveTable` widget (options: columns, editable, page_size, sort)."""
-        from ..widgets import LiveTable  # anywidget loads only when a widget is wanted
-
-        return LiveTable(self, **options)
+        return view_of("table", self, **options)  # anywidget loads only when a view is wanted
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """Rich display: a live table in Jupyter, the current result as HTML elsewhere.

@@ -11,6 +11,9 @@ So queries with an equality condition (`where(task_status="todo")`,
 `under(parent)`) are filed under it, and a change looks only at the queries
 filed under the values its rows had before and after; the rest are checked
 one by one.
+
+The same thread delivers the watchers of `watch()` (`live/watch.py`): views
+follow changes through it instead of threads of their own.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..graph import ChangeSet
-from ..graph.changelog import BATCH_OPS
 from ..nodes.query import Find
 from .deps import Dependencies
-from .params import watch
+from .params import watch as watch_param
 from .query import LiveQuery
+from .watch import Changes, Filter, Names, Watch, Watchers
 
 if TYPE_CHECKING:
     from ..kb.facets import KnowledgeBaseAPI
@@ -59,6 +62,7 @@ class LiveRegistry:
         self._cond = threading.Condition()
         self._busy = False
         self._closed = False
+        self.watchers = Watchers(self._cond)
         self._stop_feed = kb.follow(self._on_change)
         self._worker = threading.Thread(target=self._run, name="nodespace-live", daemon=True)
         self._worker.start()
@@ -108,7 +112,9 @@ class LiveRegistry:
             if target is not None:
                 self.mark(target)
 
-        live.unwatch = [u for v in live.params.values() if (u := watch(v, changed)) is not None]
+        live.unwatch = [
+            u for v in live.params.values() if (u := watch_param(v, changed)) is not None
+        ]
 
     def mark(self, live: LiveQuery) -> None:
         """Re-run `live` soon (a parameter changed)."""
@@ -137,20 +143,36 @@ class LiveRegistry:
     def __len__(self) -> int:
         return len(self._queries)
 
+    def watch(
+        self,
+        callback: Callable[[Changes], None],
+        *,
+        ids: Names | None = None,
+        parents: Names | None = None,
+        keys: Names | None = None,
+        kinds: Names | None = None,
+    ) -> Watch:
+        """Call `callback(changes)` on this registry's thread after matching commits, coalesced.
+
+        Returns the watcher; calling it stops watching. See `nodespace_lab.live.watch`.
+        """
+        return self.watchers.add(callback, Filter(ids, parents, keys, kinds))
+
     def _on_change(self, change: ChangeSet) -> None:
         started = time.perf_counter()
         with self._cond:
+            self.watchers.receive(change)
             for live in self._candidates(change):
                 if id(live) not in self._dirty and live.depends.affected_by(change, live.ids):
                     self._dirty[id(live)] = live
-            if self._dirty:
+            if self._dirty or self.watchers.ready():
                 self._cond.notify_all()
         self.stats.changes += 1
         self.stats.matching_s += time.perf_counter() - started
 
     def _candidates(self, change: ChangeSet) -> list[LiveQuery]:
         """The queries `change` might affect: a superset, each still checked."""
-        if any(op.op in BATCH_OPS or op.target is not None for op in change.ops):
+        if any(op.bulk or op.target is not None for op in change.ops):
             return list(self._queries)  # no row images to look up by
         found = {id(q): q for q in self._scanned}
         names = {name for name, _ in self._filed}
@@ -170,12 +192,13 @@ class LiveRegistry:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._dirty and not self._closed:
+                while not self._dirty and not self.watchers.ready() and not self._closed:
                     self._cond.wait()
                 if self._closed:
                     return
                 batch, self._dirty = list(self._dirty.values()), {}
                 self._busy = True
+            self.watchers.deliver()
             for live in batch:
                 started = time.perf_counter()
                 try:

@@ -23,16 +23,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Set
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import traitlets
 
 from ..errors import NotFound, ValidationError
-from ..graph import ChangeSet, Op
-from ..graph.changelog import BATCH_OPS
-from ..nodes.links import normalise, references
+from ..live.watch import Changes, Watch, watch
+from ..nodes.links import normalise
 from ._base import NodespaceWidget, static_text
 
 if TYPE_CHECKING:
@@ -266,36 +265,6 @@ class _Search:
             self.found.truncated = True
 
 
-def touches(change: ChangeSet, shown: Set[str], keys: Set[str]) -> bool:
-    """Can `change` alter a neighbourhood showing node ids `shown` (with reference `keys`)?
-
-    Cheap and in memory: it runs in the writer's commit callback. It errs on
-    the side of True (a needless re-fetch, never a stale view).
-    """
-    return any(_op_touches(op, shown, keys) for op in change.ops)
-
-
-def _op_touches(op: Op, shown: Set[str], keys: Set[str]) -> bool:
-    if op.op in BATCH_OPS or op.id in shown or op.target in shown:
-        return True
-    rows = [row for row in (op.before, op.after) if row is not None]
-    if any(row.get("parent_id") in shown for row in rows):
-        return True  # a child appeared under, or left, a shown node
-    whole = op.op in {"create", "purge", "delete", "restore"}
-    changed = set(op.fields)
-    # It may now (or no longer) answer to a reference of a shown node.
-    if (whole or changed & {"title", "status"}) and any(
-        normalise(str(row.get("title") or "")) in keys for row in rows
-    ):
-        return True
-    if whole or changed & {"content", "status"}:
-        # Its content may now (or no longer) link to a shown node.
-        for row in rows:
-            if references(str(row.get("content") or "")) & keys:
-                return True
-    return False
-
-
 class GraphView(NodespaceWidget):
     """The neighbourhood of a node as an interactive graph.
 
@@ -331,11 +300,14 @@ class GraphView(NodespaceWidget):
         self._closed = False
         self._views = 0
         self._paused = False  # every view went away: mark changes, fetch when shown again
-        self._worker: threading.Thread | None = None
         self._show(found)
-        self._unsubscribe: Callable[[], None] | None = kb.subscribe(self._on_commit)
+        # A change matters when it touches a shown node, a child of one, or a
+        # reference key of the neighbourhood (asked afresh for each delivery).
+        self._watcher: Watch | None = watch(
+            kb, self._on_changes, ids=self._shown, parents=self._shown, keys=self._keys
+        )
         if kb.seq != seen:  # a commit slipped in before we subscribed: fetch again
-            self._mark()
+            self._on_changes(None)
         self.observe(self._on_view_change, names=["center", "depth", "limit"])
 
     # -- Python side -----------------------------------------------------
@@ -354,6 +326,9 @@ class GraphView(NodespaceWidget):
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until a pending re-fetch after a change is done; False on time-out."""
+        watcher = getattr(self, "_watcher", None)
+        if watcher is not None and not watcher.flush(timeout):
+            return False
         with self._cond:
             return self._cond.wait_for(
                 lambda: (not self._dirty or self._paused) and not self._busy, timeout
@@ -362,10 +337,10 @@ class GraphView(NodespaceWidget):
     def close(self) -> None:
         """Stop following changes and close the widget."""
         # Also runs from __del__, possibly of a widget whose __init__ failed.
-        unsubscribe = getattr(self, "_unsubscribe", None)
-        if unsubscribe is not None:
-            unsubscribe()
-            self._unsubscribe = None
+        watcher = getattr(self, "_watcher", None)
+        if watcher is not None:
+            watcher()
+            self._watcher = None
         cond = getattr(self, "_cond", None)
         if cond is not None:
             with cond:
@@ -379,8 +354,8 @@ class GraphView(NodespaceWidget):
     def _show(self, found: Neighbourhood) -> None:
         with self._state_lock:
             self._found = found
-            # Read by the commit callback, so worked out once here, not per commit.
-            self._watch = (
+            # Read by each change delivery, so worked out once here, not per commit.
+            self._watched = (
                 frozenset(i for i in found.ids if not i.startswith(REF_PREFIX)),
                 frozenset(found.keys),
             )
@@ -392,45 +367,37 @@ class GraphView(NodespaceWidget):
                     self.selected = ""
                 self.seq = self.seq + 1
 
-    def _on_commit(self, change: ChangeSet) -> None:
-        # Runs in the writer's thread, maybe with the write lock held: only
-        # decide and mark; the worker re-fetches.
-        shown, keys = self._watch
-        if touches(change, shown, keys):
-            self._mark()
+    def _shown(self) -> frozenset[str]:
+        return self._watched[0]
 
-    def _mark(self) -> None:
-        """Re-fetch soon, on the worker thread (started on first use)."""
+    def _keys(self) -> frozenset[str]:
+        return self._watched[1]
+
+    def _on_changes(self, _changes: Changes | None) -> None:
+        """Re-fetch after matching changes (on the watch thread; a burst comes as one call)."""
         with self._cond:
             if self._closed:
                 return
             self._dirty = True
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(
-                    target=self._run, name="nodespace-graph", daemon=True
-                )
-                self._worker.start()
-            self._cond.notify_all()
+            if self._paused:
+                return  # fetched when a view is shown again
+        self._fetch()
 
-    def _run(self) -> None:
-        while True:
+    def _fetch(self) -> None:
+        with self._cond:
+            if not self._dirty or self._closed:
+                return
+            self._dirty, self._busy = False, True
+        try:
+            self.refresh()
+            self.error = ""
+        except Exception as exc:  # the view keeps its last state and says why
+            log.exception("graph view re-fetch failed")
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
             with self._cond:
-                while (not self._dirty or self._paused) and not self._closed:
-                    self._cond.wait()
-                if self._closed:
-                    return
-                # A burst of commits marks once, so it re-fetches once.
-                self._dirty, self._busy = False, True
-            try:
-                self.refresh()
-                self.error = ""
-            except Exception as exc:  # the view keeps its last state and says why
-                log.exception("graph view re-fetch failed")
-                self.error = f"{type(exc).__name__}: {exc}"
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+                self._busy = False
+                self._cond.notify_all()
 
     def _on_view_change(self, _change: Any) -> None:
         self.refresh()
@@ -458,6 +425,8 @@ class GraphView(NodespaceWidget):
             self._views = max(0, self._views + (1 if msg.get("shown") else -1))
             self._paused = self._views == 0
             self._cond.notify_all()
+        if not self._paused:
+            self._fetch()  # what changed while no view was shown
 
     def _on_center(self, msg: dict[str, Any]) -> None:
         """Re-centre on a node the user double-clicked."""

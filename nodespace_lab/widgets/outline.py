@@ -5,12 +5,10 @@ children (and only those). Every edit made in the browser is a message that
 Python turns into one `KnowledgeBase` call (create, update, move, delete), so
 the API's rules (cycles, deleted parents, ...) apply and each edit is atomic.
 
-Live updates: the change subscriber runs on the writer's thread right after
-the commit, while the writer still holds the write lock. It only records which
-node ids a change touched (no queries, no widget lock: a browser message
-holding the widget lock may be waiting for the write lock). A short-lived
-worker thread, or the next browser message, then reloads the loaded parents
-those ids belong to.
+Live updates come from `live.watch`: on the knowledge base's watch thread,
+the outline records which node ids a burst of changes touched and reloads the
+loaded parents those ids belong to. A browser message first pulls what the
+watch thread has not delivered yet, so it acts on current positions.
 """
 
 from __future__ import annotations
@@ -18,13 +16,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import traitlets
 
 from ..errors import HierarchyError, NotFound, ValidationError
-from ..graph import ChangeSet
+from ..live.watch import Changes, Watch, watch
 from ._base import NodespaceWidget, static_text
 
 if TYPE_CHECKING:
@@ -68,13 +66,12 @@ class Outline(NodespaceWidget):
         self._touched: set[str] = set()  # node ids changed since the last reload
         self._everything = False  # a batch change (import, Cypher write): reload all
         self._busy = 0
-        self._worker: threading.Thread | None = None
         self._closed = False
         self._views = 0
         self._paused = False  # every view went away: record changes, reload when shown
-        # Subscribe before loading: a change committed in between is then
+        # Watch before loading: a change committed in between is then
         # reloaded once more rather than missed.
-        self._unsubscribe: Callable[[], None] | None = kb.subscribe(self._on_change)
+        self._watcher: Watch | None = watch(kb, self._on_changes)
         try:
             self._load_root(root)
         except BaseException:
@@ -124,14 +121,12 @@ class Outline(NodespaceWidget):
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until changes committed so far are shown; False on time-out."""
+        watcher = self._watcher
+        if watcher is not None and not watcher.flush(timeout):
+            return False
         with self._cond:
             return self._cond.wait_for(
-                lambda: (
-                    (not self._pending() or self._paused)
-                    and not self._busy
-                    and self._worker is None
-                ),
-                timeout,
+                lambda: (not self._pending() or self._paused) and not self._busy, timeout
             )
 
     def close(self) -> None:
@@ -147,10 +142,11 @@ class Outline(NodespaceWidget):
             self._touched.clear()
             self._everything = False
             self._cond.notify_all()
-        if self._unsubscribe is not None:
-            unsubscribe, self._unsubscribe = self._unsubscribe, None
+        watcher = getattr(self, "_watcher", None)
+        if watcher is not None:
+            self._watcher = None
             with contextlib.suppress(ValueError):  # already gone (e.g. the store closed)
-                unsubscribe()
+                watcher()
 
     # -- loading ---------------------------------------------------------
 
@@ -240,56 +236,34 @@ class Outline(NodespaceWidget):
 
     # -- live updates ----------------------------------------------------
 
-    def _on_change(self, change: ChangeSet) -> None:
-        """Record what `change` touched; runs under the writer's lock, so no queries here."""
-        touched: set[str] = set()
-        everything = False
-        for op in change.ops:
-            if op.before is None and op.after is None:
-                # Batch operations (import, Cypher writes) carry no rows.
-                everything = everything or op.op not in {"member+", "member-"}
-                continue
-            touched.add(op.id)
-            for row in (op.before, op.after):
-                if row is not None:
-                    touched.add(row.get("parent_id") or "")
+    def _on_changes(self, changes: Changes) -> None:
+        """Reload what a burst of changes touched (on the watch thread)."""
+        self._record(changes)
+        if not self._paused:
+            self._catch_up(pull=False)
+
+    def _record(self, changes: Changes) -> None:
+        # Parents before and after: a child appeared under, or left, a loaded node.
+        touched = set(changes.ids) | {parent or "" for parent in changes.parents}
         with self._cond:
             if self._closed:
                 return
             self._touched |= touched
             # A long pause (no view shown) must not grow the set without bound.
-            self._everything = self._everything or everything or len(self._touched) > 2000
-            if not self._paused:
-                self._start_worker()
-
-    def _start_worker(self) -> None:
-        """Start the reloading thread unless it runs (call with `_cond` held)."""
-        if self._worker is None and self._pending() and not self._closed:
-            self._worker = threading.Thread(
-                target=self._work, name="nodespace-outline", daemon=True
-            )
-            self._worker.start()
+            self._everything = self._everything or changes.everything or len(self._touched) > 2000
 
     def _pending(self) -> bool:
         return bool(self._touched) or self._everything
 
-    def _work(self) -> None:
-        try:
-            while True:
-                with self._cond:
-                    if not self._pending() or self._closed:
-                        return
-                try:
-                    self._catch_up()
-                except Exception:  # keep the last good state; log rather than crash
-                    log.exception("Outline: reloading after a change failed")
-        finally:
-            with self._cond:
-                self._worker = None
-                self._cond.notify_all()
+    def _catch_up(self, *, pull: bool = True) -> None:
+        """Reload the loaded parents that recorded changes touched.
 
-    def _catch_up(self) -> None:
-        """Reload the loaded parents that recorded changes touched."""
+        With `pull`, first take what the watch thread has not delivered yet
+        (a browser message must see the writes made just before it).
+        """
+        watcher = self._watcher
+        if pull and watcher is not None and (changes := watcher.pull()) is not None:
+            self._record(changes)
         with self._state_lock:
             with self._cond:
                 touched, everything = self._touched, self._everything
@@ -336,9 +310,10 @@ class Outline(NodespaceWidget):
             if self._views == 0 and not msg.get("shown"):
                 self._paused = True
             elif self._views > 0 and self._paused:
-                self._paused = False  # catch up on what changed while hidden
-                self._start_worker()
+                self._paused = False
             self._cond.notify_all()
+        if not self._paused:
+            self._catch_up()  # what changed while hidden
 
     def _on_expand(self, msg: dict[str, Any]) -> None:
         self._catch_up()

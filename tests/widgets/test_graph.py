@@ -250,11 +250,13 @@ def test_without_views_changes_wait(kb: KnowledgeBase) -> None:
 
 def test_close_unsubscribes(kb: KnowledgeBase) -> None:
     a = kb.create("text", "A")
-    before = len(kb.store._subscribers)
+    watchers, subscribers = kb.live_registry.watchers, len(kb.store._subscribers)
+    before = len(watchers)
     graph = GraphView(kb, a.id)
-    assert len(kb.store._subscribers) == before + 1
+    # A watcher of the one live thread, not a commit subscriber of its own.
+    assert len(watchers) == before + 1 and len(kb.store._subscribers) == subscribers
     graph.close()
-    assert len(kb.store._subscribers) == before
+    assert len(watchers) == before
     seq = graph.seq
     kb.create("text", "Kid", parent=a.id)
     assert graph.flush()

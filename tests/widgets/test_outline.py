@@ -390,11 +390,13 @@ def test_many_writes_from_another_thread_settle(
 
 
 def test_close_unsubscribes(kb: KnowledgeBase, tree: dict[str, str]) -> None:
-    subscribers = len(kb.store._subscribers)
+    watchers, subscribers = kb.live_registry.watchers, len(kb.store._subscribers)
+    before = len(watchers)
     outline = Outline(kb)
-    assert len(kb.store._subscribers) == subscribers + 1
+    # A watcher of the one live thread, not a commit subscriber of its own.
+    assert len(watchers) == before + 1 and len(kb.store._subscribers) == subscribers
     outline.close()
-    assert len(kb.store._subscribers) == subscribers
+    assert len(watchers) == before
     kb.update(tree["b"], title="after close")
     assert outline.flush()
     assert outline.nodes[tree["b"]]["title"] == "b"
