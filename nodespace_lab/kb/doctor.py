@@ -26,7 +26,7 @@ import polars as pl
 
 from ..config.private import describe, keep_private, loose_entries, tighten
 from ..errors import ValidationError
-from ..graph import Op, WriteTx
+from ..graph import Op, WriteTx, opkinds
 from ..nodes import links, tree
 from ..nodes.model import encode_row
 from ..nodes.ordering import is_valid_key, key_between, keys_after
@@ -264,7 +264,7 @@ def _repair(kb: KnowledgeBase, tx: WriteTx, problems: list[Problem]) -> None:
         links.relink_source(tx, node_id)
     if by_check["membership"]:
         tx.execute(_DROP_BAD_MEMBERS)
-    tx.record(Op("repair", "doctor", ""))
+    tx.record(Op(opkinds.REPAIR, "doctor", ""))
 
 
 def _reparent(kb: KnowledgeBase, tx: WriteTx, node_id: str) -> None:
@@ -282,7 +282,7 @@ def _reparent(kb: KnowledgeBase, tx: WriteTx, node_id: str) -> None:
     position = key_between(last_position(tx.execute, None), None)
     new = kb._writer.write_row(tx, {**old, "parent_id": None}, {"position": position})
     tx.execute("MATCH (n:Node {id: $id}) SET n.parent_id = NULL", {"id": node_id})
-    tx.record(Op("update", node_id, old["kind"], encode_row(old), encode_row(new)))
+    tx.record(Op(opkinds.UPDATE, node_id, old["kind"], encode_row(old), encode_row(new)))
 
 
 def _ancestor_ids(tx: WriteTx, node_id: str) -> set[str]:
@@ -312,7 +312,7 @@ def _renumber(kb: KnowledgeBase, tx: WriteTx, parent: str | None) -> None:
         old = require_row(tx.execute, node_id)
         if old["position"] != key:
             new = kb._writer.write_row(tx, old, {"position": key})
-            tx.record(Op("update", node_id, old["kind"], encode_row(old), encode_row(new)))
+            tx.record(Op(opkinds.UPDATE, node_id, old["kind"], encode_row(old), encode_row(new)))
 
 
 def _retitle_key(tx: WriteTx, key: str) -> None:

@@ -18,7 +18,7 @@ from ..config.private import keep_private, make_private_kb_folder
 from ..entities.find import store_lookup
 from ..entities.search import IndexedFields
 from ..errors import ModelUnavailable, NotFound, QueryError, StorageError
-from ..graph import ChangeSet, GraphStore, Op, open_store
+from ..graph import ChangeSet, GraphStore, Op, open_store, opkinds
 from ..graph.cypher import check_query
 from ..graph.engine import DB_FILE
 from ..live import Dependencies, LiveQuery, LiveRegistry, follow
@@ -384,7 +384,7 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
             raise QueryError("Cypher writes are disabled by security.allow_cypher_writes = false.")
         with self._store.write("cypher") as tx:
             frame = self._frame(query, params or {})
-            tx.record(Op("cypher", "cypher", "", target=query[:2000]))
+            tx.record(Op(opkinds.CYPHER, "cypher", "", target=query[:2000]))
         return frame
 
     def _read_only(self, query: str, params: dict[str, Any]) -> pl.DataFrame:
@@ -455,7 +455,7 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
     def undo(self) -> ChangeSet:
         """Revert the newest change set not yet undone; returns the one reverted."""
         pending = undo.undoable(self._store)
-        if pending is not None and any(op.op == "cypher" for op in pending.ops):
+        if pending is not None and any(op.op == opkinds.CYPHER for op in pending.ops):
             raise QueryError(
                 f"Change set {pending.seq} ran raw Cypher and cannot be undone automatically."
             )
@@ -678,20 +678,20 @@ class _SearchSource:
         for change in self.kb.store.changes(seq):
             newest = change.seq
             for op in change.ops:
-                if op.op in {"cypher", "unimport", "repair"}:
-                    return self.kb.seq, None
-                if op.op in {"recalc", "calc"}:
-                    continue  # calculated values are not part of search documents
-                if op.op == "schema":  # a field became (or stopped being) indexed
-                    ids.update(self.fields.reindexed_ids(op))
-                    continue
-                if op.op == "import":
+                if op.op == opkinds.IMPORT:
                     if op.count > 50_000:
                         return self.kb.seq, None
                     ids.update(self.kb.store.values(_IMPORTED, {"s": change.seq}))
                     continue
+                if op.category == "batch":
+                    return self.kb.seq, None
+                if op.category == "derived":
+                    continue  # calculated values are not part of search documents
+                if op.category == "schema":  # a field became (or stopped being) indexed
+                    ids.update(self.fields.reindexed_ids(op))
+                    continue
                 ids.add(op.id)
-                if op.op in {"move", "update"} and "parent_id" in op.fields:
+                if op.op in {opkinds.MOVE, opkinds.UPDATE} and "parent_id" in op.fields:
                     ids.update(tree.descendants(self.rows, op.id))
         return newest, ids
 
