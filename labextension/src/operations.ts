@@ -59,7 +59,8 @@ export type OperationName =
   | 'ask'
   | 'draft_task'
   | 'draft_query'
-  | 'ai_status';
+  | 'ai_status'
+  | 'components';
 
 /** The operations a client calls as `POST kb/<name>`. */
 export type CallOperation =
@@ -106,7 +107,8 @@ export type CallOperation =
   | 'remove_field'
   | 'delete_kind'
   | 'check_calculated'
-  | 'recalculate';
+  | 'recalculate'
+  | 'components';
 
 /** How each operation is declared: facet, read or write, capability, transport. */
 export interface IOperation {
@@ -173,4 +175,5 @@ export const OPERATIONS: Record<OperationName, IOperation> = {
   draft_task: { facet: 'AIAPI', access: 'read', capability: 'ai', transport: 'ai' },
   draft_query: { facet: 'AIAPI', access: 'read', capability: 'ai', transport: 'ai' },
   ai_status: { facet: 'AIAPI', access: 'read', capability: 'ai', transport: 'ai' },
+  components: { facet: 'SystemAPI', access: 'read', capability: 'read', transport: 'call' },
 };

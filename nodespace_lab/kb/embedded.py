@@ -32,6 +32,7 @@ from ..search.fulltext import FullTextIndex, SearchDoc, SearchHit
 from ..search.hybrid import check_mode
 from ._ai import KnowledgeBaseAI
 from ._entities import KnowledgeBaseEntities
+from .components import Component, ComponentReport, standard_components, stop_all
 from .facets import OPERATIONS, KnowledgeBaseAPI
 from .gate import OperationGate, gated
 
@@ -97,6 +98,7 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
         except BaseException:
             self._store.close()
             raise
+        self._components: list[Component] = standard_components(self)
         keep_private(self.path)  # the engine and the index made their files with the umask
 
     def _prepare_folder(self, create: bool) -> None:
@@ -135,16 +137,37 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
         if self._closed:
             return
         self._closed = True
-        self._close_ai()
+        stop_all(self._components)
+
+    def components(self) -> list[ComponentReport]:
+        """Every long-lived part: its name, settings section, health and metrics."""
+        return [component.report() for component in self._components]
+
+    def add_component(self, component: Component) -> Callable[[], None]:
+        """Report `component` with this knowledge base's own (the service adds its parts)."""
+        self._components.append(component)
+
+        def remove() -> None:
+            if component in self._components:
+                self._components.remove(component)
+
+        return remove
+
+    # Stopping the parts, for kb/components.py (each component stops one).
+
+    def _stop_live(self) -> None:
         if self._live is not None:
             self._live.close()
+
+    def _stop_fulltext(self) -> None:
         try:
-            self._close_vectors()
             self._fulltext.catch_up(_SearchSource(self))
         finally:
             _release_fulltext(self.path)
-            self._store.close()
-            keep_private(self.path)  # files the engine and the indexes made while open
+
+    def _stop_store(self) -> None:
+        self._store.close()
+        keep_private(self.path)  # files the engine and the indexes made while open
 
     def __repr__(self) -> str:
         return f"KnowledgeBase({str(self.path)!r}, engine={self.engine!r}, seq={self.seq})"

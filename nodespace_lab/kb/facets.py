@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ..nodes.model import Node
     from ..nodes.query import Find
     from ..search.fulltext import SearchHit
+    from .components import ComponentReport
 
 
 class NodesAPI(Protocol):
@@ -404,6 +405,15 @@ class AIAPI(Protocol):
         ...
 
 
+class SystemAPI(Protocol):
+    """The knowledge base's own long-lived parts."""
+
+    @operation("read")
+    def components(self) -> list[ComponentReport]:
+        """Every long-lived part: its name, settings section, health and metrics."""
+        ...
+
+
 class KnowledgeBaseAPI(
     NodesAPI,
     HierarchyAPI,
@@ -413,6 +423,7 @@ class KnowledgeBaseAPI(
     SearchAPI,
     EntitiesAPI,
     AIAPI,
+    SystemAPI,
     Protocol,
 ):
     """The whole knowledge-base API, the same for either transport."""
@@ -433,6 +444,7 @@ FACETS: tuple[type, ...] = (
     SearchAPI,
     EntitiesAPI,
     AIAPI,
+    SystemAPI,
 )
 #: Every knowledge-base operation by name.
 OPERATIONS: dict[str, Operation] = build_table(FACETS)

@@ -23,6 +23,7 @@ import polars as pl
 
 from .. import errors
 from ..graph import ChangeSet
+from ..kb.components import Component, ComponentReport, Status
 from ..kb.facets import (
     OPERATIONS,
     HierarchyAPI,
@@ -261,11 +262,16 @@ class RemoteKnowledgeBase(RemoteAI, RemoteEntities):
         """Call `callback(change_set)` after each commit; returns an unsubscribe function."""
         return self.follow(callback)
 
+    def components(self) -> list[ComponentReport]:
+        """The service's parts, then this client's own (its live queries and feeds)."""
+        served: list[ComponentReport] = self._call("components")
+        return [*served, *(c.report() for c in (_ClientLive(self), _ClientFeeds(self)))]
+
     @property
     def live_registry(self) -> LiveRegistry:
         """The live queries of this client (created on first use)."""
         if self._live is None:
-            self._live = LiveRegistry(self)  # type: ignore[arg-type]
+            self._live = LiveRegistry(self)
         return self._live
 
     def live(
@@ -298,6 +304,43 @@ class RemoteKnowledgeBase(RemoteAI, RemoteEntities):
 
     def __repr__(self) -> str:
         return f"RemoteKnowledgeBase({str(self.path)!r} via {self.info.url})"
+
+
+class _ClientLive(Component):
+    """The live queries of this client, re-run from its feed."""
+
+    name, section = "client-live", "performance"
+
+    def __init__(self, kb: RemoteKnowledgeBase) -> None:
+        super().__init__()
+        self.kb = kb
+
+    def _count(self) -> int:
+        return 0 if self.kb._live is None else len(self.kb._live)
+
+    def check(self) -> tuple[Status, str, tuple[str, ...]]:
+        return "ok", f"{self._count()} live queries", ()
+
+    def metrics(self) -> dict[str, float]:
+        return {"queries": float(self._count())}
+
+
+class _ClientFeeds(Component):
+    """This client's websockets to the service's change feed."""
+
+    name, section = "client-feed", "service"
+
+    def __init__(self, kb: RemoteKnowledgeBase) -> None:
+        super().__init__()
+        self.kb = kb
+
+    def check(self) -> tuple[Status, str, tuple[str, ...]]:
+        feeds = len(self.kb._feeds)
+        return "ok", f"{feeds} feeds following from the service", ()
+
+    def metrics(self) -> dict[str, float]:
+        newest = max((feed.since for feed in self.kb._feeds), default=0)
+        return {"feeds": float(len(self.kb._feeds)), "delivered_seq": float(newest)}
 
 
 @dataclass(frozen=True)

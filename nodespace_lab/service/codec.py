@@ -19,6 +19,7 @@ import polars as pl
 from ..entities.calc.engine import Mismatch
 from ..entities.schema import Field, KindSchema, schema_from_json
 from ..graph.changelog import ChangeSet, Op
+from ..kb.components import ComponentReport
 from ..nodes.model import Node, decode_row, encode_row
 from ..search.fulltext import SearchHit
 
@@ -43,6 +44,8 @@ def encode(value: Any) -> Any:
         return {"$type": "kind", "value": _schema_json(value)}
     if isinstance(value, Field):
         return {"$type": "field", "value": encode(value.to_json())}
+    if isinstance(value, ComponentReport):
+        return {"$type": "component", "value": value.to_json()}
     if isinstance(value, Mismatch):
         return {"$type": "mismatch", "value": encode(dataclasses.asdict(value))}
     if isinstance(value, tuple):
@@ -86,6 +89,8 @@ def decode(data: Any) -> Any:
         return schema_from_json({"name": "", "fields": [decode(value)]}).fields[0]
     if kind == "mismatch":
         return Mismatch(**decode(value))
+    if kind == "component":
+        return ComponentReport.from_json(value)
     raise ValueError(f"unknown type {kind!r} in a service message")
 
 

@@ -55,6 +55,7 @@ from ..kb import KnowledgeBase
 from .api import IMPORTS, METHODS, PREFIX, PROPERTIES, PROTOCOL_VERSION, openapi, too_large
 from .backlog import FEED_BEHIND, MB, Backlog, behind_reason
 from .codec import decode, encode
+from .components import FeedComponent, ServiceComponent
 from .logs import RedactedLogs, log_request
 from .runtime import ServiceInfo, read_info, runtime_dir, runtime_file, write_info
 
@@ -95,6 +96,11 @@ class Service:
         self.ai_queue = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nodespace-ai")
         self.tx: _Transaction | None = None
         self._gate: asyncio.Condition | None = None
+        self.feeds: set[FeedHandler] = set()  # open websockets, for the feed component
+        self._remove_components = [
+            kb.add_component(ServiceComponent(self)),
+            kb.add_component(FeedComponent(self)),
+        ]
 
     @property
     def gate(self) -> asyncio.Condition:
@@ -187,6 +193,8 @@ class Service:
 
     def close(self) -> None:
         """Finish queued calls and stop the queues."""
+        for remove in self._remove_components:
+            remove()
         self.kb.ai.close()  # ends a generation in progress: its process stops
         self.ai_queue.shutdown(wait=True, cancel_futures=True)
         self.queue.shutdown(wait=True)
@@ -364,7 +372,13 @@ class FeedHandler(RedactedLogs, tornado.websocket.WebSocketHandler):
         # The token authenticates; browsers reach the service only through Jupyter.
         return True
 
+    @property
+    def backlog(self) -> Backlog:
+        """What this client has not read yet."""
+        return self._backlog
+
     async def open(self, *args: Any, **kwargs: Any) -> None:
+        self.service.feeds.add(self)
         since_text = self.get_query_argument("since", "")
         since = int(since_text) if since_text.lstrip("-").isdigit() else None
         if since is not None:
@@ -456,6 +470,7 @@ class FeedHandler(RedactedLogs, tornado.websocket.WebSocketHandler):
 
     def on_close(self) -> None:
         self._closing = True
+        self.service.feeds.discard(self)
         self._unsubscribe()
 
 
