@@ -42,6 +42,11 @@ def ensure_discovered() -> None:
             _state = "done"
 
 
+def discovery_lock() -> threading.RLock:
+    """The lock discovery runs under (hold it to change what discovery found)."""
+    return _lock
+
+
 def forget_discovery() -> None:
     """Make the next read discover again (after the plugin settings changed)."""
     global _state

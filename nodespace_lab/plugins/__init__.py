@@ -20,9 +20,14 @@ For plugin authors::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _registry
+
+if TYPE_CHECKING:  # the real names for type checkers; at run time __getattr__ loads them
+    from .contributions import BackendEntry, DoctorCheck, Exporter, Importer
+    from .hookspecs import hookimpl
+    from .manifest import Manifest, PluginHandle
 
 #: The version of the plugin API (the hooks, the manifest and the handle). A
 #: plugin's manifest names the range it supports; one outside it is refused.

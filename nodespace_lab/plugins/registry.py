@@ -153,7 +153,7 @@ class Plugins:
         A plugin whose implementation raises is disabled and skipped.
         """
         caller = getattr(self.manager.hook, hook)
-        for impl in reversed(caller.get_hookimpls()):  # registration order: built-ins first
+        for impl in caller.get_hookimpls():  # registration order: the built-ins first
             record = self.records.get(impl.plugin_name)
             if record is None or not record.active:
                 continue
@@ -326,6 +326,10 @@ def _withdraw(record: PluginRecord) -> None:
     registries: dict[str, Any] = {"kind": KINDS, "function": FUNCTIONS, "backend": _BACKENDS}
     for what, name in record.added:
         registries[what].pop(name, None)
+    if any(what == "function" for what, _ in record.added):
+        from ..entities.calc.plan import parsed
+
+        parsed.cache_clear()  # parsed expressions may name a function that is gone now
     record.added.clear()
 
 
@@ -368,13 +372,21 @@ def plugin_manager() -> Plugins:
 
 def reload(settings: Settings | None = None) -> Plugins:
     """Discover again with `settings` (default: your config file and environment)."""
-    global _settings, _current
-    if _current is not None:
-        for record in _current.records.values():
-            _withdraw(record)
-    _settings, _current = settings, None
-    _registry.forget_discovery()
+    global _settings
+    reset()
+    _settings = settings
     return plugin_manager()
+
+
+def reset() -> None:
+    """Withdraw every plugin's additions; the next read of a registry discovers again."""
+    global _settings, _current
+    with _registry.discovery_lock():
+        if _current is not None:
+            for record in _current.records.values():
+                _withdraw(record)
+        _settings, _current = None, None
+        _registry.forget_discovery()
 
 
 def plugins() -> list[PluginRecord]:
