@@ -21,8 +21,7 @@ from ._base import NodespaceWidget, static_text
 
 if TYPE_CHECKING:
     from ..ai.ask import Answer
-    from ..kb import KnowledgeBase
-    from ..service.client import RemoteKnowledgeBase
+    from ..kb.facets import KnowledgeBaseAPI
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ class ChatWidget(NodespaceWidget):
     preview = traitlets.Dict().tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, kb: KnowledgeBase | RemoteKnowledgeBase, *, save: bool = True) -> None:
+    def __init__(self, kb: KnowledgeBaseAPI, *, save: bool = True) -> None:
         super().__init__()
         self.kb = kb
         self.save = save

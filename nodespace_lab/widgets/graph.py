@@ -35,7 +35,7 @@ from ..nodes.links import normalise
 from ._base import NodespaceWidget, static_text
 
 if TYPE_CHECKING:
-    from ..kb import KnowledgeBase
+    from ..kb.facets import KnowledgeBaseAPI
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def ref_id(key: str) -> str:
 
 
 def neighbourhood(
-    kb: KnowledgeBase, center: str, depth: int = 1, limit: int = 2000
+    kb: KnowledgeBaseAPI, center: str, depth: int = 1, limit: int = 2000
 ) -> Neighbourhood:
     """Nodes within `depth` hops of `center` over every edge type, at most `limit` of them.
 
@@ -141,7 +141,7 @@ def _check_size(depth: int, limit: int) -> None:
 class _Search:
     """One breadth-first search; a few queries per level, never one per node."""
 
-    def __init__(self, kb: KnowledgeBase, depth: int, limit: int) -> None:
+    def __init__(self, kb: KnowledgeBaseAPI, depth: int, limit: int) -> None:
         self.kb = kb
         self.depth = depth
         self.limit = limit
@@ -286,7 +286,7 @@ class GraphView(NodespaceWidget):
     seq = traitlets.Int(0).tag(sync=True)
 
     def __init__(
-        self, kb: KnowledgeBase, center: str, depth: int = 1, limit: int = 2000, **kwargs: Any
+        self, kb: KnowledgeBaseAPI, center: str, depth: int = 1, limit: int = 2000, **kwargs: Any
     ) -> None:
         _check_size(depth, limit)
         seen = kb.seq

@@ -26,7 +26,7 @@ from ..live.watch import Changes, Watch, watch
 from ._base import NodespaceWidget, static_text
 
 if TYPE_CHECKING:
-    from ..kb import KnowledgeBase
+    from ..kb.facets import KnowledgeBaseAPI
     from ..nodes.model import Node
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,12 @@ class Outline(NodespaceWidget):
     focus = traitlets.Unicode("").tag(sync=True)  # the row being edited ("" = none)
 
     def __init__(
-        self, kb: KnowledgeBase, root: str | None = None, *, new_kind: str = "text", **kwargs: Any
+        self,
+        kb: KnowledgeBaseAPI,
+        root: str | None = None,
+        *,
+        new_kind: str = "text",
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.kb = kb

@@ -11,7 +11,7 @@ from ..markdown import render_markdown
 from ._base import NodespaceWidget, static_text
 
 if TYPE_CHECKING:
-    from ..kb import KnowledgeBase
+    from ..kb.facets import KnowledgeBaseAPI
     from ..nodes import Node
 
 
@@ -32,7 +32,7 @@ class SearchBox(NodespaceWidget):
 
     def __init__(
         self,
-        kb: KnowledgeBase,
+        kb: KnowledgeBaseAPI,
         *,
         kind: str | Sequence[str] | None = None,
         tag: str | Sequence[str] | None = None,

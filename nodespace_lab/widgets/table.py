@@ -8,7 +8,7 @@ from ._base import static_text
 from ._rows import LiveRowsWidget
 
 if TYPE_CHECKING:
-    from ..kb import KnowledgeBase
+    from ..kb.facets import KnowledgeBaseAPI
     from ..nodes.query import Find
 
 
@@ -23,6 +23,6 @@ class LiveTable(LiveRowsWidget):
     _css = static_text("common.css", "table.css")
 
     @classmethod
-    def of(cls, kb: KnowledgeBase, query: Find | str, **params: Any) -> LiveTable:
+    def of(cls, kb: KnowledgeBaseAPI, query: Find | str, **params: Any) -> LiveTable:
         """A table over `kb.live(query, **params)`."""
         return cls(kb.live(query, **params))

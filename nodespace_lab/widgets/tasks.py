@@ -11,7 +11,7 @@ from ._base import static_text
 from ._rows import LiveRowsWidget
 
 if TYPE_CHECKING:
-    from ..kb import KnowledgeBase
+    from ..kb.facets import KnowledgeBaseAPI
     from ..nodes.query import Find
 
 TASK_COLUMNS = ("title", "task_status", "priority", "due")
@@ -34,7 +34,7 @@ class TaskList(LiveRowsWidget):
         self.today = (today or dt.date.today()).isoformat()
 
     @classmethod
-    def of(cls, kb: KnowledgeBase, query: Find | None = None, **kwargs: Any) -> TaskList:
+    def of(cls, kb: KnowledgeBaseAPI, query: Find | None = None, **kwargs: Any) -> TaskList:
         """Tasks of `kb` (default: open ones, soonest due first)."""
         if query is None:
             query = (
