@@ -196,7 +196,9 @@ class PluginSettings(param.Parameterized):
         item_type=str,
         doc="Names of the installed plugins that may load (their entry-point names, as "
         '`nodespace plugins list` shows them); `["*"]` allows every installed plugin. '
-        "Empty (the default): none loads. Plugins run in this process with your rights.",
+        "Empty (the default): none loads. Plugins run in this process with your rights; "
+        "chosen once per process from your config file and environment (a knowledge "
+        "base's nodespace.toml is not consulted).",
     )
     deny = param.List(
         default=[],
