@@ -6,7 +6,8 @@ unique per parent, references and links equal what the content says,
 memberships point at tags or collections, the full-text index holds
 exactly the nodes of the graph, every stored calculated value equals its
 recomputation from scratch, and no file or folder of the knowledge base is
-open to other users of the machine (the repair makes them 0600/0700).
+open to other users of the machine (the repair makes them 0600/0700). Plugins
+add their own checks (`nodespace_doctor_checks`), reported as `plugin:<name>`.
 
 It lives in `kb/` because it checks the composed knowledge base (graph, writer,
 full-text index, calculated fields, files), not one layer of it.
@@ -117,7 +118,14 @@ def find_problems(kb: KnowledgeBase) -> list[Problem]:
         for a, b in graph.members
     ]
     problems += _fulltext(kb, set(graph.nodes["id"].to_list())) + _calculated(kb)
-    return problems + permission_problems(kb.path)
+    return problems + permission_problems(kb.path) + plugin_problems(kb)
+
+
+def plugin_problems(kb: KnowledgeBase) -> list[Problem]:
+    """What the plugins' doctor checks find (`plugin:<check>`; doctor does not repair them)."""
+    from ..plugins.registry import run_doctor_checks
+
+    return [Problem(check, node_id, message) for check, node_id, message in run_doctor_checks(kb)]
 
 
 def permission_problems(root: Path) -> list[Problem]:
@@ -234,7 +242,10 @@ def doctor(kb: KnowledgeBase, *, repair: bool = False) -> Report:
     if not repair or not problems:
         return Report(problems)
     graph_problems = [
-        p for p in problems if p.check not in {"fulltext", "calculated", "permissions"}
+        p
+        for p in problems
+        if p.check not in {"fulltext", "calculated", "permissions"}
+        and not p.check.startswith("plugin:")  # a plugin's finding is for the user to fix
     ]
     if graph_problems:
         # Its "repair" operation makes the commit recompute every calculated value too.
