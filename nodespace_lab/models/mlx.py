@@ -15,22 +15,14 @@ from __future__ import annotations
 
 import gc
 import math
-import threading
 from collections.abc import Generator, Sequence
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import ModelUnavailable, ValidationError
-from .backend import (
-    Backend,
-    CancelToken,
-    FinishReason,
-    GenerationOptions,
-    Message,
-    ModelInfo,
-    held,
-)
+from .backend import CancelToken, FinishReason, GenerationOptions, Message, ModelInfo
+from .base import LoadedBackend
+from .files import PACKAGED_NAME
 from .template import GEMMA3_TEMPLATE, StopMatcher, stop_strings
 
 if TYPE_CHECKING:
@@ -45,7 +37,7 @@ _PERPLEXITY_CHUNK = 128
 _INSTALL_HINT = "pip install 'nodespace-lab[mlx]'"
 
 
-class MlxBackend(Backend):
+class MlxBackend(LoadedBackend):
     """A model run in this process by MLX. One generation at a time (a lock per model)."""
 
     name = "mlx"
@@ -58,14 +50,14 @@ class MlxBackend(Backend):
         busy_timeout_s: float = 120.0,
         cache: Path | None = None,
     ) -> None:
+        super().__init__(
+            label=f"MLX model {model_path or PACKAGED_NAME!r}", busy_timeout_s=busy_timeout_s
+        )
         self._model_path = model_path
         self._context_length = context_length
-        self._busy_timeout_s = busy_timeout_s
         self._cache = cache
-        self._lock = threading.Lock()
         self._model: Module | None = None
         self._tokenizer: TokenizerWrapper | None = None
-        self._info: ModelInfo | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> MlxBackend:
@@ -76,40 +68,29 @@ class MlxBackend(Backend):
             busy_timeout_s=settings.timeout_s,
         )
 
-    # -- loading ------------------------------------------------------------
+    # -- loading (the lock and the loaded state are LoadedBackend's) --------------
 
-    @property
-    def info(self) -> ModelInfo | None:
-        """The loaded model, or None before `load()`."""
-        return self._info
+    def _open(self) -> ModelInfo:
+        # A GGUF is converted into the cache first (once).
+        folder, source = resolve_folder(self._model_path, self._cache)
+        model, tokenizer = _load_folder(folder)
+        info = _describe(folder, source, tokenizer, self._context_length)
+        self._model, self._tokenizer = model, tokenizer
+        return info
 
-    def load(self) -> ModelInfo:
-        """Load the model (idempotent), converting a GGUF first; `ModelUnavailable` says why not."""
-        with self._locked():
-            self._load_locked()
-            assert self._info is not None
-            return self._info
+    def _release(self) -> None:
+        # Give MLX's cached buffers back too, not only the model's arrays.
+        self._model = self._tokenizer = None
+        gc.collect()
+        if _mlx_imported():
+            import mlx.core as mx
 
-    def unload(self) -> None:
-        """Drop the model and give MLX's cached buffers back; `load()` brings it back."""
-        with self._locked():
-            self._model = self._tokenizer = self._info = None
-            gc.collect()
-            if _mlx_imported():
-                import mlx.core as mx
-
-                mx.clear_cache()
+            mx.clear_cache()
 
     def _load_locked(self) -> tuple[Module, TokenizerWrapper]:
-        if self._model is None or self._tokenizer is None:
-            folder, source = resolve_folder(self._model_path, self._cache)
-            self._model, self._tokenizer = _load_folder(folder)
-            self._info = _describe(folder, source, self._tokenizer, self._context_length)
+        self._ensure_loaded()
+        assert self._model is not None and self._tokenizer is not None
         return self._model, self._tokenizer
-
-    def _locked(self) -> AbstractContextManager[None]:
-        name = self._model_path or "Gemma 3 270M"
-        return held(self._lock, self._busy_timeout_s, f"MLX model {name!r}")
 
     # -- generation ---------------------------------------------------------
 
@@ -201,7 +182,7 @@ class MlxBackend(Backend):
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Not supported: a chat model is not a sentence-embedding model."""
         raise ModelUnavailable(
-            f"The MLX chat model {self._model_path or 'Gemma 3 270M'!r} is not an embedding "
+            f"The MLX chat model {self._model_path or PACKAGED_NAME!r} is not an embedding "
             "model; use the sentence-embedding model (setting ai.embedding_model, default "
             "'minilm') for embeddings."
         )

