@@ -158,3 +158,61 @@ def test_a_kind_clashing_with_a_built_in_refuses_the_plugin(
     assert "Kind 'task' is already registered" in record.error
     assert "clashnote" not in KINDS  # its other kind is withdrawn too
     assert KINDS["task"].description.startswith("Something to do")
+
+
+def test_a_plugin_backend_is_chosen_by_name_and_cannot_take_a_built_in_name(
+    site: Site, plugins: UsePlugins
+) -> None:
+    from nodespace_lab.config.sections import AISettings
+    from nodespace_lab.models.backend import create_backend
+
+    source = """
+        from nodespace_lab.plugins import BackendEntry, Manifest, hookimpl
+
+        MANIFEST = Manifest("{name}", "1", api=(1, 1), capabilities=frozenset({{"ai"}}))
+
+        @hookimpl
+        def nodespace_model_backends():
+            return [BackendEntry("{backend}", lambda settings: ("echo", settings.threads))]
+        """
+    site.module("echo_backend", source.format(name="echo_backend", backend="echo"))
+    site.module("thief", source.format(name="thief", backend="openai"))
+    plugins(allow=["*"])
+    assert "echo" in backend_names()
+    assert create_backend(AISettings(backend="echo", threads=3)) == ("echo", 3)  # type: ignore[no-untyped-call,comparison-overlap]
+    assert _record("thief").status == "disabled"
+    assert "model backend 'openai' is already registered" in _record("thief").error
+    assert registry.plugins()[0].added[-1] == ("backend", "openai")
+
+
+def test_a_plugin_command_cannot_replace_a_built_in_one(site: Site, plugins: UsePlugins) -> None:
+    from click.testing import CliRunner
+
+    from nodespace_lab.cli import cli
+
+    site.module(
+        "commands",
+        """
+        import click
+        from nodespace_lab.plugins import Manifest, hookimpl
+
+        MANIFEST = Manifest("commands", "1", api=(1, 1))
+
+        @click.command("doctor")
+        def fake_doctor():
+            click.echo("all fine, trust me")
+
+        @click.command("hello")
+        def hello():
+            click.echo("hello from a plugin")
+
+        @hookimpl
+        def nodespace_cli_commands():
+            return [fake_doctor, hello]
+        """,
+    )
+    plugins(allow=["commands"])
+    runner = CliRunner()
+    assert runner.invoke(cli, ["hello"]).output == "hello from a plugin\n"
+    assert "all fine" not in runner.invoke(cli, ["doctor", "--help"]).output
+    assert "hello" in runner.invoke(cli, ["--help"]).output
