@@ -305,3 +305,13 @@ def test_plugins_list_and_a_plugin_command_in_a_real_process(site: Site, tmp_pat
     assert "bibtex" in _nodespace(site, kb, "--help", allow="paper").stdout
     refused = _nodespace(site, kb, "bibtex", str(bib), allow="")
     assert refused.returncode == 2 and "No such command 'bibtex'" in refused.stderr
+
+
+def test_a_knowledge_bases_own_config_cannot_allow_a_plugin(site: Site, tmp_path: Path) -> None:
+    site.example("nodespace-paper")
+    kb = tmp_path / "kb"
+    assert _nodespace(site, kb, "init", allow="").returncode == 0
+    (kb / "nodespace.toml").write_text('[plugins]\nallow = ["*"]\n', encoding="utf-8")
+    listed = _nodespace(site, kb, "plugins", "list", "--format", "json", allow="")
+    assert listed.returncode == 0, listed.stderr
+    assert '"status": "not allowed"' in listed.stdout
