@@ -41,7 +41,9 @@ class _Reader:
 
     def fail(self, what: str) -> ValidationError:
         line = self.text.count("\n", 0, self.pos) + 1
-        return ValidationError(f"{self.source} line {line}: {what}; fix the entry and import again.")
+        return ValidationError(
+            f"{self.source} line {line}: {what}; fix the entry and import again."
+        )
 
     def space(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
@@ -86,7 +88,7 @@ class _Reader:
         if char == '"':
             end = self.text.find('"', self.pos + 1)
             if end == -1:
-                raise self.fail('a \'"\' is never closed')
+                raise self.fail("a '\"' is never closed")
             quoted, self.pos = self.text[self.pos + 1 : end], end + 1
             return quoted
         found = re.compile(r"[\w.-]+").match(self.text, self.pos)
