@@ -112,4 +112,3 @@ def test_close_stops_every_part_even_when_one_fails(kb_factory: KBFactory, tmp_p
     again = kb_factory(tmp_path / "kb")  # the store was closed: it reopens
     assert again.get(note.id).title == "Kept"
     assert [h.id for h in again.search("safe")] == [note.id]  # the index caught up on close
-
