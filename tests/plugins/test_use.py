@@ -315,3 +315,34 @@ def test_a_knowledge_bases_own_config_cannot_allow_a_plugin(site: Site, tmp_path
     listed = _nodespace(site, kb, "plugins", "list", "--format", "json", allow="")
     assert listed.returncode == 0, listed.stderr
     assert '"status": "not allowed"' in listed.stdout
+
+
+def test_an_exporter_writes_the_target_it_was_given_and_nothing_else(
+    site: Site, plugins: UsePlugins, kb_factory: KBFactory, tmp_path: Path
+) -> None:
+    site.module(
+        "titles",
+        """
+        from nodespace_lab.plugins import Exporter, Manifest, hookimpl
+
+        MANIFEST = Manifest("titles", "1", api=(1, 1), capabilities=frozenset({"read"}))
+
+        def run(kb, target):
+            titles = sorted(n.title for n in kb.find("text").all())
+            kb.path(target).write_text("\\n".join(titles), encoding="utf-8")
+            kb.path(target.parent / "elsewhere.txt")  # not granted: refused
+
+        @hookimpl
+        def nodespace_exporters():
+            return [Exporter("titles", "one title per line", run, (".txt",))]
+        """,
+    )
+    plugins(allow=["titles"])
+    kb = kb_factory()
+    kb.create("text", "b")
+    kb.create("text", "a")
+    target = tmp_path / "out.txt"
+    with pytest.raises(PluginCapabilityError, match=r"'titles' may not use the file .*elsewhere"):
+        registry.run_exporter(kb, "titles", target)
+    assert target.read_text(encoding="utf-8") == "a\nb"
+    assert set(registry.exporters()) == {"titles"}
