@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, MutableMapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 _discover: Callable[[], None] | None = None
 _lock = threading.RLock()
 _state = "waiting"  # waiting -> running -> done (reset by plugins.registry.reload)
+_doctor_checks: Callable[[Any], list[tuple[str, str, str]]] | None = None
 
 
 def set_discovery(function: Callable[[], None]) -> None:
@@ -40,6 +41,20 @@ def ensure_discovered() -> None:
             _discover()
         finally:
             _state = "done"
+
+
+def set_doctor_checks(function: Callable[[Any], list[tuple[str, str, str]]]) -> None:
+    """Install what runs the plugins' doctor checks (called by `nodespace_lab.plugins`)."""
+    global _doctor_checks
+    _doctor_checks = function
+
+
+def run_doctor_checks(kb: Any) -> list[tuple[str, str, str]]:
+    """(check, node id, message) for each problem the plugins' doctor checks find in `kb`.
+
+    `kb/doctor.py` asks here because `nodespace_lab.plugins` sits above `kb`.
+    """
+    return [] if _doctor_checks is None else _doctor_checks(kb)
 
 
 def discovery_lock() -> threading.RLock:

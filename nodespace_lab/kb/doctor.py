@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from .._registry import run_doctor_checks
 from ..config.private import describe, keep_private, loose_entries, tighten
 from ..errors import ValidationError
 from ..graph import Op, WriteTx, opkinds
@@ -123,8 +124,6 @@ def find_problems(kb: KnowledgeBase) -> list[Problem]:
 
 def plugin_problems(kb: KnowledgeBase) -> list[Problem]:
     """What the plugins' doctor checks find (`plugin:<check>`; doctor does not repair them)."""
-    from ..plugins.registry import run_doctor_checks
-
     return [Problem(check, node_id, message) for check, node_id, message in run_doctor_checks(kb)]
 
 

@@ -63,7 +63,14 @@ def _discover() -> None:
     discover()
 
 
+def _doctor_checks(kb: Any) -> list[tuple[str, str, str]]:
+    from .registry import run_doctor_checks
+
+    return run_doctor_checks(kb)
+
+
 _registry.set_discovery(_discover)
+_registry.set_doctor_checks(_doctor_checks)  # kb/doctor.py asks through _registry: kb is below
 
 __all__ = [
     "ENTRY_POINT_GROUP",
