@@ -8,13 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from . import plugins as plugins  # installs lazy plugin discovery (pluggy loads on first use)
+from ._version import __version__
 from .config import Settings, load_settings
 from .errors import NodespaceError
 from .kb import KnowledgeBase, open_kb
 from .nodes import KindSpec, Node, register_kind
 from .service import connect
-
-__version__ = "0.1.0"
 
 open = open_kb  # `ns.open(path)` reads naturally
 

@@ -25,7 +25,7 @@ CONTRACTS = ("layers", "base", "acyclic")  # the ones DESIGN.md asks for; more m
 
 
 def top_level_parts() -> list[str]:
-    """Every subpackage (as `name/`) and public module (as `name.py`) directly under the package."""
+    """Every subpackage (as `name/`) and module (as `name.py`) directly under the package."""
     packages = [f"{p.name}/" for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()]
     modules = [p.name for p in PACKAGE.glob("*.py") if p.name not in {"__init__.py", "__main__.py"}]
     return sorted(packages + modules)

@@ -487,6 +487,6 @@ def _describe(exc: BaseException) -> str:
 
 
 def _own_version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return __version__
