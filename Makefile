@@ -59,7 +59,8 @@ $(BIN)/python:
 
 # The JupyterLab extension's sources: a change rebuilds it (the install builds it with jlpm).
 LABEXTENSION := $(wildcard labextension/package.json labextension/yarn.lock \
-	labextension/tsconfig.json labextension/src/* labextension/style/* labextension/schema/*)
+	labextension/tsconfig.json labextension/src/* labextension/src/sidebar/* labextension/style/* \
+	labextension/schema/*)
 
 # Order-only on the interpreter: only a change to pyproject.toml or to the JupyterLab
 # extension's sources triggers a reinstall.

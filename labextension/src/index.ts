@@ -16,7 +16,7 @@ import { NodeEditor, NodeEditorPanel } from './editor';
 import { nodespaceIcon } from './icon';
 import { insertLiveQuery, LiveView } from './notebook';
 import { readSettings } from './settings';
-import { NodeSpaceSidebar } from './sidebar';
+import { NodeSpaceSidebar } from './sidebar/index';
 
 namespace CommandIDs {
   export const open = 'nodespace:open-sidebar';
