@@ -56,38 +56,42 @@ export class ChangeFeed {
       this.retryMs = 250;
       this.setConnected(true);
     };
-    socket.onmessage = event => {
-      let message: unknown;
-      try {
-        message = JSON.parse(String(event.data));
-      } catch {
-        return;
-      }
-      const record = message as Record<string, unknown>;
-      if (record && record['$type'] === 'changeset') {
-        const change = decode(record) as IChangeSet;
-        if (change.seq <= this._seq) {
-          return;
-        }
+    socket.onmessage = event => this.onMessage(event);
+    socket.onclose = event => this.onClose(socket, event);
+  }
+
+  /** A change set newer than the last one seen goes on (a replay may repeat some). */
+  private onMessage(event: MessageEvent): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(String(event.data));
+    } catch {
+      return;
+    }
+    const record = message as Record<string, unknown>;
+    if (record && record['$type'] === 'changeset') {
+      const change = decode(record) as IChangeSet;
+      if (change.seq > this._seq) {
         this._seq = change.seq;
         this.onChange(change);
       }
-    };
-    socket.onclose = event => {
-      if (this.socket !== socket) {
-        return;
-      }
-      this.socket = null;
-      this.setConnected(false);
-      if (event.code === FEED_SWITCHED) {
-        this._stopped = true; // its sequence numbers mean nothing in another knowledge base
-        this.onSwitched();
-      } else if (!this._stopped) {
-        // FEED_BEHIND and network drops alike: back off a little, then resume.
-        this.timer = window.setTimeout(() => this.connect(), this.retryMs);
-        this.retryMs = Math.min(this.retryMs * 2, 2000);
-      }
-    };
+    }
+  }
+
+  private onClose(socket: WebSocket, event: CloseEvent): void {
+    if (this.socket !== socket) {
+      return; // an old socket, replaced already
+    }
+    this.socket = null;
+    this.setConnected(false);
+    if (event.code === FEED_SWITCHED) {
+      this._stopped = true; // its sequence numbers mean nothing in another knowledge base
+      this.onSwitched();
+    } else if (!this._stopped) {
+      // FEED_BEHIND and network drops alike: back off a little, then resume.
+      this.timer = window.setTimeout(() => this.connect(), this.retryMs);
+      this.retryMs = Math.min(this.retryMs * 2, 2000);
+    }
   }
 
   private close(): void {

@@ -1,14 +1,15 @@
 /**
  * The Outline section: a field for a new top-level note and the tree of the
  * knowledge base (keyboard in outlinekeys.ts, moves in outlinemoves.ts, drag and
- * drop in outlinedrag.ts, title edits in outlineedit.ts).
+ * drop in outlinedrag.ts, title edits in outlineedit.ts, deletes in outlinedelete.ts).
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { INode } from '../api';
-import { button, displayTitle, h } from '../dom';
+import { button, h } from '../dom';
 import { IBusPart, parentKey, Pending, ROOT } from './bus';
 import { SidebarContext } from './context';
+import { deleteWithUndo } from './outlinedelete';
 import { OutlineDrag } from './outlinedrag';
 import { OutlineEdits } from './outlineedit';
 import { onTreeKey } from './outlinekeys';
@@ -212,57 +213,8 @@ export class OutlineSection extends Section implements IBusPart, IRowSource {
   }
 
   /** Delete a node (and what is below it), with Undo in the sidebar. */
-  async deleteNode(id: string): Promise<void> {
-    const node = this.ctx.nodes.get(id);
-    if (!node) {
-      return;
-    }
-    const rows = this.rows();
-    const at = rows.findIndex(row => row.dataset.id === id);
-    const neighbour = rows[at + 1]?.dataset.id ?? rows[at - 1]?.dataset.id ?? null;
-    let answer;
-    try {
-      answer = await this.ctx.api.call<string[]>('delete', [id]);
-      this.ctx.clearMessage();
-    } catch (error) {
-      this.ctx.report(error);
-      return;
-    }
-    this.offerUndo(node, answer.result.length - 1, answer.seq);
-    this.selected = neighbour && neighbour !== id ? neighbour : null;
-    const pending = this.ctx.bus.pending;
-    pending.parents.add(parentKey(node.parent_id));
-    pending.tasks = true;
-    pending.search = true;
-    await this.ctx.bus.flush();
-    if (this.selected) {
-      this.select(this.selected);
-    }
-  }
-
-  /** Undo of a delete of `node` (and `more` below it) written at `deletedAt`. */
-  private offerUndo(node: INode, more: number, deletedAt: number): void {
-    const what = `Deleted “${displayTitle(node.title)}”${more > 0 ? ` and ${more} below it` : ''}.`;
-    this.undo.offer(what, async () => {
-      // Undo reverts the newest change set: only when that is still this delete.
-      // After other writes, restoring the node brings back exactly what was deleted.
-      const api = this.ctx.api;
-      const newest = (await api.call<number>('seq')).result;
-      if (newest === deletedAt) {
-        await api.call('undo');
-      } else {
-        await api.call('restore', [node.id]);
-      }
-      this.selected = node.id;
-      const pending = this.ctx.bus.pending;
-      pending.parents.add(parentKey(node.parent_id));
-      pending.tasks = true;
-      pending.today = true;
-      await this.ctx.bus.flush();
-      if (this.rowOf(node.id)) {
-        this.select(node.id);
-      }
-    });
+  deleteNode(id: string): Promise<void> {
+    return deleteWithUndo(this, this.undo, id);
   }
 
   /** The child lists to reload for `pending`. */
