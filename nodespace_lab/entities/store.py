@@ -128,6 +128,14 @@ def registry(store: GraphStore) -> Registry:
         return found
 
 
+def forget_registry(store: GraphStore) -> None:
+    """Drop the registry of `store` (its folder is closing it)."""
+    with _registries_lock:
+        found = _registries.get(id(store))
+        if found is not None and found.store is store:
+            del _registries[id(store)]
+
+
 def _active(name: str) -> Registry:
     """The registry of the store this thread is writing to (else the one knowing `name`)."""
     with _registries_lock:

@@ -18,7 +18,7 @@ from ..config.private import keep_private, make_private_kb_folder
 from ..entities.find import store_lookup
 from ..entities.search import IndexedFields
 from ..errors import ModelUnavailable, NotFound, QueryError, StorageError
-from ..graph import ChangeSet, GraphStore, Op, open_store, opkinds
+from ..graph import ChangeSet, GraphStore, Op, opkinds
 from ..graph.cypher import check_query
 from ..graph.engine import DB_FILE
 from ..live import Dependencies, LiveQuery, LiveRegistry, follow
@@ -34,6 +34,7 @@ from ._ai import KnowledgeBaseAI
 from ._entities import KnowledgeBaseEntities
 from .components import Component, ComponentReport, standard_components, stop_all
 from .facets import OPERATIONS, KnowledgeBaseAPI
+from .folder import FULLTEXT_DIR, VECTORS_DIR, acquire
 from .gate import OperationGate, gated
 
 if TYPE_CHECKING:
@@ -41,22 +42,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FULLTEXT_DIR = "fulltext"
-#: The vector sidecar index (semantic search), beside the full-text one.
-VECTORS_DIR = "vectors"
 #: A search embeds pending nodes itself when at most this many are pending (at most
 #: SYNC_CHUNKS chunks); a larger backlog is left to the background thread.
 SYNC_NODES = 16
 SYNC_CHUNKS = 64
 _IMPORTED = "MATCH (n:Node) WHERE n.created_seq = $s RETURN n.id"
 _NODE_RETURN = ", ".join(f"n.{c}" for c in PUBLIC_COLUMNS)
-# One full-text index per folder per process, shared like the graph store: its
-# writer holds a folder lock, so a second KnowledgeBase on one path must reuse it.
-_fulltext_indexes: dict[Path, tuple[FullTextIndex, int]] = {}
-_fulltext_lock = threading.Lock()
-# Likewise one vector index per folder per process (it holds every vector in memory).
-_vector_indexes: dict[Path, tuple[VectorIndex, int]] = {}
-_vectors_lock = threading.Lock()
 
 
 @gated(OPERATIONS)
@@ -78,8 +69,9 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
         self.path = Path(path).expanduser().resolve()
         self.settings = settings if settings is not None else load_settings(self.path)
         self._prepare_folder(create)
-        self._store: GraphStore = open_store(self.path, self.settings)
-        self._writer = NodeWriter(self._store, self.settings)
+        self._folder = acquire(self.path, self.settings)
+        self._store: GraphStore = self._folder.store
+        self._writer: NodeWriter = self._folder.writer
         self._closed = False
         self._live: LiveRegistry | None = None
         self._vectors: VectorIndex | None = None
@@ -87,16 +79,12 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
         self._vector_unsubscribe: Callable[[], None] | None = None
         self._vector_lock = threading.Lock()
         self._vector_warned = False
+        self._fulltext: FullTextIndex = self._folder.fulltext
         try:
             self._open_entities()
-            self._fulltext = _acquire_fulltext(self.path, self.settings)
-            try:
-                self._fulltext.catch_up(_SearchSource(self))
-            except BaseException:
-                _release_fulltext(self.path)
-                raise
+            self._fulltext.catch_up(_SearchSource(self))
         except BaseException:
-            self._store.close()
+            self._folder.release()
             raise
         self._components: list[Component] = standard_components(self)
         keep_private(self.path)  # the engine and the index made their files with the umask
@@ -160,13 +148,11 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
             self._live.close()
 
     def _stop_fulltext(self) -> None:
-        try:
-            self._fulltext.catch_up(_SearchSource(self))
-        finally:
-            _release_fulltext(self.path)
+        self._fulltext.catch_up(_SearchSource(self))
 
     def _stop_store(self) -> None:
-        self._store.close()
+        # The folder's last user closes its vector and full-text indexes, then the store.
+        self._folder.release()
         keep_private(self.path)  # files the engine and the indexes made while open
 
     def __repr__(self) -> str:
@@ -626,7 +612,7 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
             if self._vectors is None:
                 if self._closed:
                     raise StorageError("The knowledge base is closed; open it again to use it.")
-                self._vectors = _acquire_vectors(self.path, self.settings)
+                self._vectors = self._folder.vectors()
                 self._start_vector_worker(self._vectors)
             return self._vectors
 
@@ -656,8 +642,6 @@ class KnowledgeBase(KnowledgeBaseAI, KnowledgeBaseEntities):
                 self._vector_unsubscribe()
             if self._vector_worker is not None:
                 self._vector_worker.stop()
-            if self._vectors is not None:
-                _release_vectors(self.path)
             self._vectors = self._vector_worker = self._vector_unsubscribe = None
 
 
@@ -756,65 +740,12 @@ class _SearchSource:
                             fields)  # fmt: skip
 
 
-def _acquire_fulltext(path: Path, settings: Settings) -> FullTextIndex:
-    """The full-text index of the folder `path`, opened by its first user."""
-    with _fulltext_lock:
-        index, users = _fulltext_indexes.get(path, (None, 0))
-        if index is None:
-            index = FullTextIndex(path / FULLTEXT_DIR, settings.search)
-        _fulltext_indexes[path] = (index, users + 1)
-        return index
-
-
-def _release_fulltext(path: Path) -> None:
-    """Drop one user of the index of `path`; the last one closes it."""
-    with _fulltext_lock:
-        index, users = _fulltext_indexes[path]
-        if users > 1:
-            _fulltext_indexes[path] = (index, users - 1)
-            return
-        del _fulltext_indexes[path]
-    index.close()
-
-
-def _acquire_vectors(path: Path, settings: Settings) -> VectorIndex:
-    """The vector index of the folder `path`, opened by its first user (loads the model)."""
-    try:
-        from ..models.embed import load_embedder
-        from ..search.vectors import VectorIndex
-    except ImportError as exc:  # numpy missing: the AI extra is not installed
-        raise ModelUnavailable(
-            f"Semantic search needs the AI extra ({exc}); install it: pip install "
-            "'nodespace-lab[ai]'. Full-text search (mode='text') works without it."
-        ) from exc
-    with _vectors_lock:
-        index, users = _vector_indexes.get(path, (None, 0))
-        if index is None:
-            embedder = load_embedder(
-                settings.ai.embedding_model, base=path, threads=int(settings.ai.threads)
-            )
-            index = VectorIndex(path / VECTORS_DIR, embedder)
-        _vector_indexes[path] = (index, users + 1)
-        return index
-
-
-def _release_vectors(path: Path) -> None:
-    """Drop one user of the vector index of `path`; the last one saves and closes it."""
-    with _vectors_lock:
-        index, users = _vector_indexes[path]
-        if users > 1:
-            _vector_indexes[path] = (index, users - 1)
-            return
-        del _vector_indexes[path]
-    index.close()
-
-
 def open_kb(path: str | Path, **kwargs: Any) -> KnowledgeBase:
     """Open (creating if needed) the knowledge base folder at `path`."""
     return KnowledgeBase(path, **kwargs)
 
 
-__all__ = ["KnowledgeBase", "open_kb"]
+__all__ = ["FULLTEXT_DIR", "VECTORS_DIR", "KnowledgeBase", "open_kb"]
 
 
 if TYPE_CHECKING:
